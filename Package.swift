@@ -38,6 +38,8 @@ let package = Package(
         ),
         // Domain: record, enums, DateTimeOffset, validation, use cases, EventStore. No sockets, no protobuf.
         .target(name: "IdentityRiskCore", swiftSettings: strictSettings),
+        // Microsoft Graph JSON shapes (record, request body, errors); used by the CLI.
+        .target(name: "IdentityRiskGraphJSON", dependencies: ["IdentityRiskCore"], swiftSettings: strictSettings),
         // EventStore implementations: SQLite (durable default) and in-memory (tests, non-durable).
         .target(
             name: "IdentityRiskStore",
@@ -90,6 +92,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -98,13 +101,14 @@ let package = Package(
             dependencies: [
                 "IdentityRiskCore",
                 "IdentityRiskClient",
+                "IdentityRiskGraphJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "IdentityRiskCoreTests",
-            dependencies: ["IdentityRiskCore"],
+            dependencies: ["IdentityRiskCore", "IdentityRiskGraphJSON"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1409,7 +1409,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__cancel_request__descriptor =
   (ProtobufCMessageInit) identityrisk__v1__cancel_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__field_violation__field_descriptors[2] =
+static const ProtobufCFieldDescriptor identityrisk__v1__field_violation__field_descriptors[3] =
 {
   {
     "field",
@@ -1435,15 +1435,28 @@ static const ProtobufCFieldDescriptor identityrisk__v1__field_violation__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "inner_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__FieldViolation, inner_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__field_violation__field_indices_by_name[] = {
   1,   /* field[1] = description */
   0,   /* field[0] = field */
+  2,   /* field[2] = inner_code */
 };
 static const ProtobufCIntRange identityrisk__v1__field_violation__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__field_violation__descriptor =
 {
@@ -1453,7 +1466,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__field_violation__descriptor =
   "Identityrisk__V1__FieldViolation",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__FieldViolation),
-  2,
+  3,
   identityrisk__v1__field_violation__field_descriptors,
   identityrisk__v1__field_violation__field_indices_by_name,
   1,  identityrisk__v1__field_violation__number_ranges,

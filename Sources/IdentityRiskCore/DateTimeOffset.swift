@@ -138,7 +138,7 @@ extension DateTimeOffset: Comparable {
 /// Why a DateTimeOffset could not be parsed or built.
 public struct DateTimeOffsetError: Error, Sendable, Hashable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Proleptic Gregorian calendar arithmetic (Howard Hinnant's days-from-civil).

@@ -26,6 +26,11 @@ public struct ListEvents: Sendable {
         public var events: [IdentityRiskEvent]
         /// Empty on the last page.
         public var nextPageToken: String
+
+        public init(events: [IdentityRiskEvent], nextPageToken: String) {
+            self.events = events
+            self.nextPageToken = nextPageToken
+        }
     }
 
     public func callAsFunction(_ request: Request) async throws -> Response {

@@ -313,10 +313,14 @@ struct  Identityrisk__V1__FieldViolation
    * What is wrong and what is allowed.
    */
   char *description;
+  /*
+   * Finer reason for this field, e.g. "ReadOnlyProperty"; empty for a plain invalid value.
+   */
+  char *inner_code;
 };
 #define IDENTITYRISK__V1__FIELD_VIOLATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__field_violation__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Identityrisk__V1__Status

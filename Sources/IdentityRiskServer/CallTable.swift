@@ -1,0 +1,61 @@
+import NIOCore
+import Synchronization
+
+/// The calls in flight on one connection: bounds them, refuses reused ids,
+/// finds a call to cancel, and lets the connection wait for all of them.
+final class CallTable: Sendable {
+    enum BeginResult { case started, duplicate, full }
+
+    private struct State {
+        var tasks: [UInt64: Task<Void, Never>?] = [:]
+    }
+
+    private let state = Mutex(State())
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Reserves `callID`; ``attach(_:task:)`` adds its task after.
+    func begin(_ callID: UInt64) -> BeginResult {
+        state.withLock { state in
+            if state.tasks.keys.contains(callID) { return .duplicate }
+            if state.tasks.count >= limit { return .full }
+            state.tasks[callID] = .some(nil)
+            return .started
+        }
+    }
+
+    func attach(_ callID: UInt64, task: Task<Void, Never>) {
+        state.withLock { state in
+            // The task may already have finished and removed its entry.
+            if state.tasks.keys.contains(callID) { state.tasks[callID] = task }
+        }
+    }
+
+    func finish(_ callID: UInt64) {
+        _ = state.withLock { $0.tasks.removeValue(forKey: callID) }
+    }
+
+    /// Cancels `callID` if it is in flight; `false` if it is unknown or done.
+    @discardableResult
+    func cancel(_ callID: UInt64) -> Bool {
+        let task = state.withLock { $0.tasks[callID] }
+        guard let entry = task else { return false }
+        entry?.cancel()
+        return true
+    }
+
+    var count: Int { state.withLock { $0.tasks.count } }
+
+    /// Waits until every call has answered, or `deadline` passes; then cancels the rest.
+    func drain(until deadline: NIODeadline) async {
+        while count > 0, NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let leftovers = state.withLock { $0.tasks.values.compactMap { $0 } }
+        for task in leftovers { task.cancel() }
+        for task in leftovers { await task.value }
+    }
+}

@@ -1,0 +1,155 @@
+import CIdentityRiskProto
+import CProtobufC
+import IdentityRiskCore
+public import NIOCore
+
+/// `identityrisk.v1.Request` frames <-> ``WireRequest``, through protobuf-c.
+public enum RequestCodec {
+    // MARK: client side
+
+    /// Appends one frame (length prefix + Request) to `buffer`.
+    public static func encode(_ request: WireRequest, into buffer: inout ByteBuffer) {
+        let arena = CArena(chunkSize: 2048)
+        encode(request, into: &buffer, arena: arena)
+    }
+
+    static func encode(_ request: WireRequest, into buffer: inout ByteBuffer, arena: CArena) {
+        defer { arena.reset() }
+        var r = Identityrisk__V1__Request()
+        identityrisk__v1__request__init(&r)
+        r.call_id = request.callID
+        r.timeout_ms = request.timeoutMilliseconds
+        switch request.method {
+        case .create(let draft):
+            r.method_case = IDENTITYRISK__V1__REQUEST__METHOD_CREATE
+            r.create = arena.make(Identityrisk__V1__CreateRequest.self) { c in
+                identityrisk__v1__create_request__init(c)
+                c.pointee.event = EventCodec.encode(draft, in: arena)
+            }
+        case .get(let id):
+            r.method_case = IDENTITYRISK__V1__REQUEST__METHOD_GET
+            r.get = arena.make(Identityrisk__V1__GetRequest.self) { g in
+                identityrisk__v1__get_request__init(g)
+                g.pointee.id = arena.cString(id)
+            }
+        case .list(let list):
+            r.method_case = IDENTITYRISK__V1__REQUEST__METHOD_LIST
+            r.list = arena.make(Identityrisk__V1__ListRequest.self) { l in
+                identityrisk__v1__list_request__init(l)
+                l.pointee.filter = arena.cString(list.filter)
+                l.pointee.order_by = .init(rawValue: numericCast(orderNumber(list.order)))
+                l.pointee.top = UInt32(clamping: list.top)
+                l.pointee.page_token = arena.cString(list.pageToken)
+            }
+        case .health:
+            r.method_case = IDENTITYRISK__V1__REQUEST__METHOD_HEALTH
+            r.health = arena.make(Identityrisk__V1__HealthRequest.self) { identityrisk__v1__health_request__init($0) }
+        case .cancel(let target):
+            r.method_case = IDENTITYRISK__V1__REQUEST__METHOD_CANCEL
+            r.cancel = arena.make(Identityrisk__V1__CancelRequest.self) { c in
+                identityrisk__v1__cancel_request__init(c)
+                c.pointee.target_call_id = target
+            }
+        case .unimplemented, .invalid:
+            break  // an empty oneof: the server answers UNIMPLEMENTED
+        }
+        withUnsafePointer(to: &r.base) { base in
+            let size = protobuf_c_message_get_packed_size(base)
+            buffer.writeInteger(UInt32(size), endianness: .big)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+    }
+
+    static func orderNumber(_ order: ListOrder) -> UInt32 {
+        UInt32(ListOrder.allCases.firstIndex(of: order)! + 1)
+    }
+
+    // MARK: server side
+
+    /// Decodes one frame's payload. Never throws: a payload that is not a
+    /// valid Request becomes `.invalid` with the call id recovered if possible.
+    public static func decode(_ payload: ByteBuffer) -> WireRequest {
+        payload.withUnsafeReadableBytes { bytes -> WireRequest in
+            let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            guard let message = identityrisk__v1__request__unpack(nil, bytes.count, base) else {
+                return WireRequest(
+                    callID: ProtobufScanner.leadingCallID(bytes) ?? 0,
+                    method: .invalid(IdentityRiskError(
+                        code: .invalidArgument,
+                        message: "the frame is not a valid identityrisk.v1.Request protobuf message (\(bytes.count) bytes)",
+                        innerCode: "MalformedMessage")))
+            }
+            defer { identityrisk__v1__request__free_unpacked(message, nil) }
+            return WireRequest(callID: message.pointee.call_id, timeoutMilliseconds: message.pointee.timeout_ms, method: method(of: message))
+        }
+    }
+
+    private static func method(of message: UnsafeMutablePointer<Identityrisk__V1__Request>) -> WireRequest.Method {
+        let r = message.pointee
+        switch r.method_case {
+        case IDENTITYRISK__V1__REQUEST__METHOD_CREATE:
+            guard let event = r.create?.pointee.event else {
+                return .invalid(IdentityRiskError.invalid([FieldViolation(field: "event", description: "CreateRequest.event is required")]))
+            }
+            return .create(EventCodec.draft(from: event))
+        case IDENTITYRISK__V1__REQUEST__METHOD_GET:
+            switch EventCodec.decodeString(r.get?.pointee.id) {
+            case .success(let id): return .get(id: id ?? "")
+            case .failure(let f): return .invalid(IdentityRiskError.invalid([FieldViolation(field: "id", description: f.description)]))
+            }
+        case IDENTITYRISK__V1__REQUEST__METHOD_LIST:
+            guard let l = r.list?.pointee else { return .list(ListEvents.Request()) }
+            var violations: [FieldViolation] = []
+            func text(_ p: UnsafeMutablePointer<CChar>?, _ field: String) -> String {
+                switch EventCodec.decodeString(p) {
+                case .success(let s): return s ?? ""
+                case .failure(let f):
+                    violations.append(FieldViolation(field: field, description: f.description))
+                    return ""
+                }
+            }
+            let filter = text(l.filter, "filter")
+            let token = text(l.page_token, "pageToken")
+            let orderNumber = UInt32(truncatingIfNeeded: l.order_by.rawValue)
+            var order = ListOrder.createdAscending
+            if orderNumber > UInt32(ListOrder.allCases.count) {
+                violations.append(FieldViolation(
+                    field: "orderBy",
+                    description: "enum number \(Int32(bitPattern: orderNumber)) is not an OrderBy; allowed: 0 (default), \(EventCodec.allowedNumbers(ListOrder.allCases.map(\.rawValue)))"))
+            } else if orderNumber > 0 {
+                order = ListOrder.allCases[Int(orderNumber) - 1]
+            }
+            if l.top > UInt32(ListQuery.maxTop) {
+                violations.append(FieldViolation(field: "top", description: "is \(l.top); allowed: 1 ... \(ListQuery.maxTop) (0 means the default, \(ListQuery.defaultTop))"))
+            }
+            if !violations.isEmpty { return .invalid(IdentityRiskError.invalid(violations)) }
+            return .list(ListEvents.Request(filter: filter, order: order, top: Int(l.top), pageToken: token))
+        case IDENTITYRISK__V1__REQUEST__METHOD_HEALTH:
+            return .health
+        case IDENTITYRISK__V1__REQUEST__METHOD_CANCEL:
+            return .cancel(targetCallID: r.cancel?.pointee.target_call_id ?? 0)
+        default:
+            return .unimplemented
+        }
+    }
+}
+
+/// Reads what it can of a message protobuf-c refused.
+enum ProtobufScanner {
+    /// The call id, if the message starts with field 1 as a varint (as every
+    /// encoder writes it: fields in number order).
+    static func leadingCallID(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard bytes.count >= 2, bytes[0] == 0x08 else { return nil }
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        for i in 1..<min(bytes.count, 11) {
+            let b = bytes[i]
+            value |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+}

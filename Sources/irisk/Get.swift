@@ -1,0 +1,22 @@
+import ArgumentParser
+import IdentityRiskClient
+import IdentityRiskGraphJSON
+
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print one identityRiskEvent by id (Graph: GET /identityRiskEvents/{id}).")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The record's id.")
+    var id: String
+
+    func run() async throws {
+        do {
+            let event = try await connection.withClient { try await $0.get(id: id) }
+            print(GraphJSON.encode(event))
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import IdentityRiskClient
+import IdentityRiskCore
+import IdentityRiskGraphJSON
+
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List identityRiskEvents (Graph: GET /identityRiskEvents?$filter&$orderby&$top).",
+        discussion: """
+            Prints one page as Graph JSON; its "@odata.nextLink" is the token for --page-token. \
+            With --all, follows every page and prints one record per line (NDJSON).
+            Filter example: --filter "riskLevel eq 'high' and createdDateTime ge 2017-01-01T00:00:00Z"
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "OData $filter: eq ne gt ge lt le, and, or, parentheses.")
+    var filter: String = ""
+
+    @Option(help: "createdDateTime asc|desc or riskEventDateTime asc|desc.")
+    var orderby: String = ListOrder.createdAscending.rawValue
+
+    @Option(help: "Page size, 1 ... \(ListQuery.maxTop) (default \(ListQuery.defaultTop)).")
+    var top: Int = ListQuery.defaultTop
+
+    @Option(help: "Continue after a previous page (its @odata.nextLink).")
+    var pageToken: String = ""
+
+    @Flag(help: "Follow all pages; print NDJSON.")
+    var all = false
+
+    @Option(help: "Shorthand filters, combined with 'and': --user-id, --risk-level, ...")
+    var userId: String?
+    @Option var userPrincipalName: String?
+    @Option var riskLevel: String?
+    @Option var riskEventStatus: String?
+    @Option var riskEventType: String?
+    @Option(help: "createdDateTime ge this")
+    var createdAfter: String?
+    @Option(help: "createdDateTime lt this")
+    var createdBefore: String?
+    @Option(help: "riskEventDateTime ge this")
+    var riskEventAfter: String?
+    @Option(help: "riskEventDateTime lt this")
+    var riskEventBefore: String?
+
+    func validate() throws {
+        guard ListOrder(rawValue: orderby) != nil else {
+            throw ValidationError("--orderby '\(orderby)' is not one of: \(ListOrder.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (1...ListQuery.maxTop).contains(top) else {
+            throw ValidationError("--top \(top) is out of range; allowed: 1 ... \(ListQuery.maxTop)")
+        }
+    }
+
+    /// `--filter` and the shorthand flags as one $filter text.
+    var combinedFilter: String {
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+        var terms: [String] = []
+        if !filter.isEmpty { terms.append("(\(filter))") }
+        if let userId { terms.append("userId eq \(quoted(userId))") }
+        if let userPrincipalName { terms.append("userPrincipalName eq \(quoted(userPrincipalName))") }
+        if let riskLevel { terms.append("riskLevel eq \(quoted(riskLevel))") }
+        if let riskEventStatus { terms.append("riskEventStatus eq \(quoted(riskEventStatus))") }
+        if let riskEventType { terms.append("riskEventType eq \(quoted(riskEventType))") }
+        if let createdAfter { terms.append("createdDateTime ge \(createdAfter)") }
+        if let createdBefore { terms.append("createdDateTime lt \(createdBefore)") }
+        if let riskEventAfter { terms.append("riskEventDateTime ge \(riskEventAfter)") }
+        if let riskEventBefore { terms.append("riskEventDateTime lt \(riskEventBefore)") }
+        return terms.joined(separator: " and ")
+    }
+
+    func run() async throws {
+        let order = ListOrder(rawValue: orderby)!
+        let filterText = combinedFilter
+        do {
+            try await connection.withClient { client in
+                var request = ListEvents.Request(filter: filterText, order: order, top: top, pageToken: pageToken)
+                if !all {
+                    print(GraphJSON.encode(try await client.list(request)))
+                    return
+                }
+                while true {
+                    let page = try await client.list(request)
+                    for event in page.events { print(GraphJSON.encode(event, pretty: false)) }
+                    if page.nextPageToken.isEmpty { break }
+                    request.pageToken = page.nextPageToken
+                }
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
