@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds in release mode, and runs iriskd in the foreground
+# on its defaults: socket /tmp/identityrisk.sock, durable SQLite store at
+# ${XDG_STATE_HOME:-$HOME/.local/state}/identityrisk/events.sqlite. Extra arguments go to iriskd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev/setup.sh
+swift build -c release
+exec .build/release/iriskd "$@"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything (the end-to-end tests run the built
+# iriskd and irisk binaries), and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev/setup.sh
+swift build --build-tests
+swift test --skip-build "$@"
