@@ -3,6 +3,6 @@
 # iriskd and irisk binaries), and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dev/setup.sh
+dev/setup.sh --for-tests
 swift build --build-tests
 swift test --skip-build "$@"

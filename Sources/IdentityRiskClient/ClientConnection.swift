@@ -37,6 +37,9 @@ final class ClientConnection: Sendable {
     func call(_ method: WireRequest.Method, timeoutMilliseconds: UInt32?) async throws -> WireResponse.Result {
         let callID = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let request = WireRequest(callID: callID, timeoutMilliseconds: timeoutMilliseconds ?? 0, method: method)
+        if let problem = RequestCodec.encodingProblem(request) {
+            throw problem
+        }
         let promise = channel.eventLoop.makePromise(of: WireResponse.self)
         var timer: Scheduled<Void>?
         if let timeoutMilliseconds {

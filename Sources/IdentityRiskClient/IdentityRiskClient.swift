@@ -144,6 +144,7 @@ public final class IdentityRiskClient: Sendable {
 }
 
 /// Runs `body` with a client connected to `socketPath`, and closes it after.
+@discardableResult
 public func withIdentityRiskClient<Result: Sendable>(
     socketPath: String,
     configuration: ClientConfiguration = ClientConfiguration(),

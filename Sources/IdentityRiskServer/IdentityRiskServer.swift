@@ -236,7 +236,8 @@ public final class IdentityRiskServer: Service, Sendable {
                 } catch let error as WireError {
                     logger.notice("closing connection: \(error)")
                     let code: IdentityRiskError.Code = if case .frameTooLarge = error { .resourceExhausted } else { .invalidArgument }
-                    try? await outbound.write(WireResponse(callID: 0, result: .failure(IdentityRiskError(
+                    // Written on the channel and awaited, so it is flushed before the close.
+                    try? await connection.channel.channel.writeAndFlush(WireResponse(callID: 0, result: .failure(IdentityRiskError(
                         code: code, message: "\(error); closing the connection", innerCode: "ProtocolViolation"))))
                 }
                 await calls.drain(until: .now() + .milliseconds(self.configuration.shutdownGraceMilliseconds))

@@ -1,6 +1,6 @@
 import CIdentityRiskProto
 import CProtobufC
-import IdentityRiskCore
+public import IdentityRiskCore
 public import NIOCore
 
 /// `identityrisk.v1.Request` frames <-> ``WireRequest``, through protobuf-c.
@@ -82,8 +82,53 @@ public enum RequestCodec {
                         innerCode: "MalformedMessage")))
             }
             defer { identityrisk__v1__request__free_unpacked(message, nil) }
-            return WireRequest(callID: message.pointee.call_id, timeoutMilliseconds: message.pointee.timeout_ms, method: method(of: message))
+            var method = method(of: message)
+            let nuls = withUnsafePointer(to: identityrisk__v1__request__descriptor) {
+                NULScanner.stringsWithNUL(in: bytes, descriptor: $0)
+            }
+            if !nuls.isEmpty {
+                method = refuseNUL(nuls, in: method)
+            }
+            return WireRequest(callID: message.pointee.call_id, timeoutMilliseconds: message.pointee.timeout_ms, method: method)
         }
+    }
+
+    /// Strings with an embedded NUL arrive truncated from protobuf-c; refuse them
+    /// by name instead of acting on a value the client did not send.
+    private static func refuseNUL(_ found: [(path: [String], offset: Int)], in method: WireRequest.Method) -> WireRequest.Method {
+        let violations = found.map { hit in
+            FieldViolation(
+                field: NULScanner.camelCase(hit.path.last ?? "?"),
+                description: "contains a NUL byte (U+0000) at byte \(hit.offset); control characters, including NUL, are not allowed")
+        }
+        if case .create(var draft) = method {
+            draft.decodingViolations += violations
+            return .create(draft)
+        }
+        return .invalid(IdentityRiskError.invalid(violations))
+    }
+
+    /// Why `request` cannot be encoded faithfully, or `nil`: protobuf-c writes
+    /// strings up to their first NUL, so a string holding one would arrive
+    /// changed. Clients check this before sending.
+    public static func encodingProblem(_ request: WireRequest) -> IdentityRiskError? {
+        var violations: [FieldViolation] = []
+        func check(_ value: String?, _ field: String) {
+            if let value, let offset = value.utf8.firstIndex(of: 0) {
+                violations.append(FieldViolation(
+                    field: field,
+                    description: "contains a NUL byte (U+0000) at byte \(value.utf8.distance(from: value.utf8.startIndex, to: offset)); control characters, including NUL, are not allowed"))
+            }
+        }
+        switch request.method {
+        case .create(let d):
+            check(d.id, "id"); check(d.userDisplayName, "userDisplayName"); check(d.userPrincipalName, "userPrincipalName")
+            check(d.riskEventType, "riskEventType"); check(d.userId, "userId")
+        case .get(let id): check(id, "id")
+        case .list(let l): check(l.filter, "filter"); check(l.pageToken, "pageToken")
+        default: break
+        }
+        return violations.isEmpty ? nil : IdentityRiskError.invalid(violations)
     }
 
     private static func method(of message: UnsafeMutablePointer<Identityrisk__V1__Request>) -> WireRequest.Method {

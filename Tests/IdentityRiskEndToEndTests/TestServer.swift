@@ -1,0 +1,94 @@
+import Foundation
+import IdentityRiskCore
+import IdentityRiskServer
+import IdentityRiskStore
+import Logging
+
+/// A real server on a temporary Unix socket, for one test.
+struct TestServer: Sendable {
+    let server: IdentityRiskServer
+    let socketPath: String
+    let directory: String
+}
+
+/// Runs `body` with a real ``IdentityRiskServer`` listening on a fresh temporary
+/// socket, then shuts it down and removes the directory (Hummingbird's
+/// `testServer { }` shape).
+func withTestServer<R: Sendable>(
+    store: any EventStore = MemoryEventStore(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @Sendable (TestServer) async throws -> R
+) async throws -> R {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = ServerConfiguration(socketPath: directory + "/irisk.sock")
+    configuration.shutdownGraceMilliseconds = 5000
+    configure(&configuration)
+    var logger = Logger(label: "test-server")
+    logger.logLevel = ProcessInfo.processInfo.environment["IRISK_TEST_LOG"] == nil ? .critical : .debug
+    let server = IdentityRiskServer(configuration: configuration, store: store, logger: logger)
+    return try await withThrowingTaskGroup(of: R?.self) { group in
+        group.addTask {
+            try await server.run()
+            return nil
+        }
+        try await server.waitUntilListening()
+        let handle = TestServer(server: server, socketPath: configuration.socketPath, directory: directory)
+        do {
+            let result = try await body(handle)
+            server.beginShutdown()
+            while let next = try await group.next() { _ = next }
+            return result
+        } catch {
+            server.beginShutdown()
+            group.cancelAll()
+            throw error
+        }
+    }
+}
+
+/// A new directory under /tmp (socket paths must stay under 108 bytes).
+func makeTemporaryDirectory() throws -> String {
+    let path = "/tmp/irisk-test-\(UUID().uuidString.prefix(8).lowercased())"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The seed document's example body, with valid enum members.
+func seedDraft(id: String? = nil, userId: String = "User Id value") -> IdentityRiskEventDraft {
+    IdentityRiskEventDraft(
+        id: id,
+        userDisplayName: "User Display Name value",
+        userPrincipalName: "User Principal Name value",
+        riskEventDateTime: try! DateTimeOffset(parsing: "2017-01-01T00:01:00.7804275+03:00"),
+        riskEventType: "Risk Event Type value",
+        riskLevel: .high,
+        riskEventStatus: .active,
+        closedDateTime: try! DateTimeOffset(parsing: "2017-01-01T00:01:30.8768135+03:00"),
+        userId: userId)
+}
+
+/// Where the package's executables are built (next to the test bundle).
+func productPath(_ name: String) -> String {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    while url.path != "/" {
+        let candidate = url.deletingLastPathComponent().appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        url = url.deletingLastPathComponent()
+    }
+    // `swift test` from the package root: .build/debug
+    return FileManager.default.currentDirectoryPath + "/.build/debug/" + name
+}
+
+/// Runs blocking work (raw sockets, child processes) on a thread of its own, so
+/// it blocks neither Swift concurrency's cooperative pool, which the server's
+/// calls run on, nor Dispatch's global pool, which Foundation's `Process` needs
+/// (each is only as wide as the core count: 2 here).
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.start()
+    }
+}
