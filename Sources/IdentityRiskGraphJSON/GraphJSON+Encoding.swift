@@ -69,7 +69,7 @@ extension GraphJSON {
         if let code = error.innerCode { inner.append(("code", .string(code))) }
         inner.append(("httpStatus", .number(error.code.httpStatus)))
         if let retry = error.retryAfterMilliseconds {
-            inner.append(("retryAfterSeconds", .number(Int((retry + 999) / 1000))))
+            inner.append(("retryAfterSeconds", .number((Int(retry) + 999) / 1000)))
         }
         fields.append(("innerError", .object(inner)))
         return JSONValue.object([("error", .object(fields))]).render(pretty: pretty, indent: "")

@@ -19,7 +19,7 @@ public enum GraphJSON {
     public static func decodeDraft(_ data: some Collection<UInt8>) throws(IdentityRiskError) -> IdentityRiskEventDraft {
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(data), options: [])
+            object = try JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])
         } catch {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
             throw IdentityRiskError(code: .invalidArgument, message: "the body is not valid JSON: \(detail)", innerCode: "MalformedJSON")

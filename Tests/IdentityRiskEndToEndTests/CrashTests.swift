@@ -1,0 +1,143 @@
+import Foundation
+import IdentityRiskClient
+import IdentityRiskCore
+import IdentityRiskWire
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `iriskd` binary on a temporary socket and SQLite database.
+final class DaemonProcess: Sendable {
+    let process: Process
+    let socketPath: String
+
+    init(socketPath: String, databasePath: String) throws {
+        self.socketPath = socketPath
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: productPath("iriskd"))
+        process.arguments = ["--socket", socketPath, "--store", "sqlite:" + databasePath, "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until the daemon answers Health (at most 20 s).
+    func waitUntilServing() async throws {
+        for _ in 0..<400 {
+            if let status = try? await withIdentityRiskClient(socketPath: socketPath, configuration: ClientConfiguration(maxRetries: 0), { try await $0.health() }),
+                status.serving == .serving
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw IdentityRiskError(code: .unavailable, message: "iriskd did not start serving on \(socketPath)")
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func terminate() -> Int32 {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+@Suite("Crash safety of the real iriskd binary", .serialized)
+struct CrashTests {
+    /// Drives creates from 4 connections until `killAfter` have been acknowledged,
+    /// then SIGKILLs the server mid-stream, restarts it on the same database, and
+    /// checks: every acknowledged create is there, identical; every stored record is
+    /// whole and is one that was sent; the server serves again.
+    @Test("kill -9 under concurrent load loses no acknowledged create and leaves nothing partial", arguments: [25, 300, 1500])
+    func killNineUnderLoad(killAfter: Int) async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/d.sock"
+        let database = directory + "/events.sqlite"
+        let daemon = try DaemonProcess(socketPath: socket, databasePath: database)
+        try await daemon.waitUntilServing()
+
+        let load = LoadState()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for connection in 0..<4 {
+                group.addTask {
+                    let client = IdentityRiskClient(socketPath: socket, configuration: ClientConfiguration(defaultTimeoutMilliseconds: 10_000, maxRetries: 0))
+                    defer { Task { await client.close() } }
+                    try await withThrowingTaskGroup(of: Void.self) { calls in
+                        for slot in 0..<16 {
+                            calls.addTask {
+                                var n = 0
+                                while !load.killed.load(ordering: .relaxed), n < 2000 {
+                                    n += 1
+                                    let id = "crash-\(killAfter)-\(connection)-\(slot)-\(n)"
+                                    var draft = seedDraft(id: id, userId: "user-\(connection)-\(slot)")
+                                    draft.riskEventType = "type-\(n % 7)"
+                                    load.sent.withLock { $0[id] = draft }
+                                    guard let outcome = try? await client.create(draft) else { return }
+                                    let count = load.acknowledged.withLock { acked in
+                                        acked[id] = outcome.event
+                                        return acked.count
+                                    }
+                                    if count == killAfter, !load.killed.exchange(true, ordering: .relaxed) {
+                                        daemon.kill9()
+                                    }
+                                }
+                            }
+                        }
+                        try await calls.waitForAll()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let wasKilled = load.killed.load(ordering: .relaxed)
+        #expect(wasKilled, "the server was killed mid-load")
+        let acked = load.acknowledged.withLock { $0 }
+        let attempted = load.sent.withLock { $0 }
+        #expect(acked.count >= killAfter)
+
+        // Restart on the same database.
+        let restarted = try DaemonProcess(socketPath: socket, databasePath: database)
+        try await restarted.waitUntilServing()
+        try await withIdentityRiskClient(socketPath: socket) { client in
+            for (id, event) in acked {
+                let stored = try await client.get(id: id)
+                #expect(stored == event, "acknowledged create \(id) must survive exactly")
+            }
+            // Everything stored is whole and is something that was sent.
+            var request = ListEvents.Request(top: 1000)
+            var seen = 0
+            while true {
+                let page = try await client.list(request)
+                for event in page.events {
+                    seen += 1
+                    let draft = try #require(attempted[event.id], "stored id \(event.id) was never sent")
+                    #expect(IdentityRiskEventDraft(event) == draft, "stored record \(event.id) equals what was sent")
+                }
+                if page.nextPageToken.isEmpty { break }
+                request.pageToken = page.nextPageToken
+            }
+            #expect(seen >= acked.count)
+            #expect(seen <= attempted.count)
+            // And it serves again.
+            let fresh = try await client.create(seedDraft(id: "after-restart-\(killAfter)"))
+            #expect(!fresh.alreadyExisted)
+        }
+        #expect(restarted.terminate() == 0, "SIGTERM exits 0")
+        #expect(!FileManager.default.fileExists(atPath: socket), "and removes the socket file")
+    }
+}
+
+/// What the load tasks share.
+final class LoadState: Sendable {
+    let acknowledged = Mutex<[String: IdentityRiskEvent]>([:])
+    let sent = Mutex<[String: IdentityRiskEventDraft]>([:])
+    let killed = Atomic<Bool>(false)
+}
