@@ -71,7 +71,12 @@ extension DateTimeOffset {
             guard offset <= Int64(DateTimeOffset.maxOffsetMinutes) else {
                 throw DateTimeOffsetError("UTC offset must be within -14:00 ... +14:00")
             }
-            if negative { offset = -offset }
+            if negative {
+                guard offset != 0 else {
+                    throw DateTimeOffsetError("offset -00:00 means \"local offset unknown\" (RFC 3339) and cannot be kept; write Z or +00:00")
+                }
+                offset = -offset
+            }
         default:
             throw fail("the UTC offset is missing")
         }

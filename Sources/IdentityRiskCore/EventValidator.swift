@@ -97,8 +97,8 @@ public struct EventValidator: Sendable {
         if bytes > maxBytes {
             return "is \(bytes) bytes of UTF-8; at most \(maxBytes) are allowed"
         }
-        for (offset, scalar) in value.unicodeScalars.enumerated() where scalar.value < 0x20 || scalar.value == 0x7F {
-            return "contains control character U+\(hex4(scalar.value)) at character \(offset); control characters (including NUL) are not allowed"
+        for (offset, scalar) in value.unicodeScalars.enumerated() where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+            return "contains control character U+\(hex4(scalar.value)) at code point \(offset); control characters (C0, DEL, C1, including NUL) are not allowed"
         }
         return nil
     }

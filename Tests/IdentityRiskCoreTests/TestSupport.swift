@@ -1,0 +1,154 @@
+@testable import IdentityRiskCore
+import Testing
+
+/// SplitMix64: a tiny deterministic generator so property-style loops are reproducible.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Parses a datetime the test knows to be valid.
+func dt(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> DateTimeOffset {
+    do {
+        return try DateTimeOffset(parsing: text)
+    } catch {
+        Issue.record("test fixture \(text) did not parse: \(error)", sourceLocation: sourceLocation)
+        return try! DateTimeOffset(utcInstantTicks: 0)
+    }
+}
+
+/// The one `filter` violation `text` is refused with, or `nil` (recording an issue)
+/// when it parses or fails differently.
+func filterViolation(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> FieldViolation? {
+    do {
+        let parsed = try ODataFilter.parse(text)
+        Issue.record("expected \(text.debugDescription) to be refused; it parsed as \(parsed)", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        #expect(error.code == .invalidArgument, sourceLocation: sourceLocation)
+        #expect(error.target == "filter", sourceLocation: sourceLocation)
+        #expect(error.violations.count == 1, sourceLocation: sourceLocation)
+        #expect(error.violations.first?.field == "filter", sourceLocation: sourceLocation)
+        return error.violations.first
+    }
+}
+
+/// `text` with control characters (C0, DEL, C1) written as `\u{XX}`, so test
+/// names and messages never put raw control characters on a terminal.
+func escapedForDisplay(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+            out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// "U+XXXX" for a scalar value, as error messages print it.
+func codePoint(_ value: UInt32) -> String {
+    let hex = String(value, radix: 16, uppercase: true)
+    return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+}
+
+/// Convenience constructors for expected ASTs.
+func cmp(_ property: FilterProperty, _ op: FilterOperator, _ value: FilterValue) -> FilterExpression {
+    .comparison(FilterComparison(property: property, op: op, value: value))
+}
+
+func event(
+    id: String,
+    userDisplayName: String? = nil,
+    userPrincipalName: String = "someone@contoso.com",
+    riskEventDateTime: String = "2017-01-01T00:00:00Z",
+    riskEventType: String = "unfamiliarFeatures",
+    riskLevel: RiskLevel = .low,
+    riskEventStatus: RiskEventStatus = .active,
+    closedDateTime: String? = nil,
+    createdDateTime: String = "2017-01-02T00:00:00Z",
+    userId: String = "u1"
+) -> IdentityRiskEvent {
+    IdentityRiskEvent(
+        id: id,
+        userDisplayName: userDisplayName,
+        userPrincipalName: userPrincipalName,
+        riskEventDateTime: dt(riskEventDateTime),
+        riskEventType: riskEventType,
+        riskLevel: riskLevel,
+        riskEventStatus: riskEventStatus,
+        closedDateTime: closedDateTime.map { dt($0) },
+        createdDateTime: dt(createdDateTime),
+        userId: userId
+    )
+}
+
+/// Whether `text` is a lowercase version-4, RFC 4122 variant UUID, checked by hand.
+func isLowercaseV4UUID(_ text: String) -> Bool {
+    let bytes = Array(text.utf8)
+    guard bytes.count == 36 else { return false }
+    for (i, b) in bytes.enumerated() {
+        if [8, 13, 18, 23].contains(i) {
+            guard b == UInt8(ascii: "-") else { return false }
+        } else {
+            let isHex = (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f"))
+            guard isHex else { return false }
+        }
+    }
+    return bytes[14] == UInt8(ascii: "4") && [UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(bytes[19])
+}
+
+/// A minimal in-memory `EventStore` for use-case tests (the real ones live in
+/// IdentityRiskStore, which this target does not depend on).
+actor TestEventStore: EventStore {
+    nonisolated var kind: String { "test" }
+    private var events: [String: IdentityRiskEvent] = [:]
+    private(set) var queries: [ListQuery] = []
+
+    init(_ initial: [IdentityRiskEvent] = []) {
+        for e in initial { events[e.id] = e }
+    }
+
+    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
+        if let existing = events[event.id] {
+            guard existing.hasSameContent(as: event) else { throw IdentityRiskError.conflict(id: event.id) }
+            return CreateOutcome(event: existing, alreadyExisted: true)
+        }
+        events[event.id] = event
+        return CreateOutcome(event: event, alreadyExisted: false)
+    }
+
+    func get(id: String) async throws -> IdentityRiskEvent? { events[id] }
+
+    func list(_ query: ListQuery) async throws -> ListPage {
+        queries.append(query)
+        let order = query.order
+        let sorted = events.values
+            .filter { query.filter?.matches($0) ?? true }
+            .sorted { a, b in
+                let ka = order.sortKey(a), kb = order.sortKey(b)
+                if ka != kb { return order.isDescending ? ka > kb : ka < kb }
+                return a.id < b.id
+            }
+        let remaining = sorted.filter { query.after?.precedes($0, in: order) ?? true }
+        let page = Array(remaining.prefix(query.top))
+        let next = remaining.count > page.count ? page.last.map { ListCursor(sortKey: order.sortKey($0), id: $0.id) } : nil
+        return ListPage(events: page, next: next)
+    }
+}
+
+/// A clock that always answers the same instant.
+struct FixedClock: EventClock {
+    var instant: DateTimeOffset
+    func now() -> DateTimeOffset { instant }
+}
