@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
         // System library: libprotobuf-c (Debian: libprotobuf-c-dev).
@@ -103,6 +104,23 @@ let package = Package(
                 "IdentityRiskClient",
                 "IdentityRiskGraphJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // irisk-bench: load generator; CFloorServer: its C epoll echo server (the "floor").
+        .target(name: "CFloorServer"),
+        .executableTarget(
+            name: "irisk-bench",
+            dependencies: [
+                "CFloorServer",
+                "IdentityRiskCore",
+                "IdentityRiskWire",
+                "IdentityRiskServer",
+                "IdentityRiskStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),

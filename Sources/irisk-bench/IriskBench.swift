@@ -1,0 +1,162 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+
+@main
+struct IriskBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "irisk-bench",
+        abstract: "Drive creates at an IdentityRisk server and report creates/s, latency percentiles, errors and server figures.",
+        discussion: """
+            Targets: --socket PATH (a running server), --spawn (IdentityRiskServer in this process), \
+            --spawn-process PATH (the iriskd binary as a child, measured on its own), --floor (a C epoll \
+            echo server: what the socket itself allows). --compare runs the server and the floor back to \
+            back with the same shape and prints the ratio.
+
+            Each connection keeps --in-flight creates outstanding, each a real CreateRequest frame with \
+            a unique id. Latency is from writing a request to reading its answer. A run ends after \
+            --warmup + --duration (or --requests answered), and never later than that plus 30 s.
+            """)
+
+    @Option(help: "Unix socket of a running server.")
+    var socket: String?
+    @Flag(help: "Start IdentityRiskServer in-process on a scratch socket.")
+    var spawn = false
+    @Option(help: ArgumentHelp("Start this iriskd binary as a child process on a scratch socket.", valueName: "path"))
+    var spawnProcess: String?
+    @Option(help: "With --spawn/--spawn-process: memory, sqlite (a scratch file), or sqlite:PATH.")
+    var store = "memory"
+    @Option(help: "With --socket: the server's pid, to report its memory and CPU.")
+    var serverPid: Int32?
+    @Flag(help: "Run against the C echo floor (alone, or after the server when one is given).")
+    var floor = false
+    @Flag(help: "Run the server, then the floor, same shape; print both and the ratio.")
+    var compare = false
+    @Option(help: "Connections.")
+    var connections = 4
+    @Option(help: "Creates in flight per connection (1 ... 65535).")
+    var inFlight = 64
+    @Option(help: "Measured seconds (default: 10; with --requests it is the time limit, default 60).")
+    var duration: Double?
+    @Option(help: "Seconds of unrecorded traffic before measuring.")
+    var warmup = 2.0
+    @Option(help: "Measure this many creates (over all connections) instead of a duration.")
+    var requests: UInt64?
+    @Option(help: "Load threads (default: one per connection).")
+    var clientThreads: Int?
+    @Option(help: "Threads of the floor server (default: the CPU count, as NIO's event loops).")
+    var floorThreads: Int?
+    @Option(help: "Distinct request bodies per connection.")
+    var templates = 1024
+    @Option(help: "Decode every Nth OK answer in full and check its id (0: never).")
+    var verifyEvery: UInt64 = 4096
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    func validate() throws {
+        let sources = [socket != nil, spawn, spawnProcess != nil].filter { $0 }.count
+        guard sources <= 1 else { throw ValidationError("give only one of --socket, --spawn, --spawn-process") }
+        guard sources == 1 || floor else { throw ValidationError("give --socket PATH, --spawn or --spawn-process PATH (or --floor alone)") }
+        guard !compare || sources == 1 else { throw ValidationError("--compare needs a server: --socket, --spawn or --spawn-process") }
+        guard StoreSpec(store) != nil else { throw ValidationError("--store must be memory, sqlite or sqlite:PATH") }
+        guard store == "memory" || spawn || spawnProcess != nil else { throw ValidationError("--store applies to --spawn and --spawn-process only") }
+        guard (1...1024).contains(connections) else { throw ValidationError("--connections must be 1 ... 1024") }
+        guard (1..<FramePool.maxSlots).contains(inFlight) else { throw ValidationError("--in-flight must be 1 ... \(FramePool.maxSlots - 1)") }
+        guard (duration ?? 1) > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
+        guard (requests ?? 1) > 0 else { throw ValidationError("--requests must be at least 1") }
+        guard (clientThreads ?? 1) >= 1, (floorThreads ?? 1) >= 1, templates >= 1 else {
+            throw ValidationError("--client-threads, --floor-threads and --templates must be at least 1")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        signal(SIGPIPE, SIG_IGN)
+        let shape = LoadShape(
+            connections: connections, depth: inFlight, warmupSeconds: warmup,
+            durationSeconds: duration ?? (requests == nil ? 10 : 60), requests: requests,
+            clientThreads: clientThreads ?? connections, templates: templates, verifyEvery: verifyEvery,
+            liveStatus: isatty(STDOUT_FILENO) == 1)
+        let hasServer = socket != nil || spawn || spawnProcess != nil
+        let runFloor = floor || compare
+        let runCount = (hasServer ? 1 : 0) + (runFloor ? 1 : 0)
+        try Watchdog.arm(seconds: Double(runCount) * (shape.hardStopSeconds + 30) + 10)
+        let host = ReportPrinter.Host(cpus: cpuCount, loadAverageBefore: Self.loadAverage())
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let runTag = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+
+        var reports: [RunReport] = []
+        do {
+            if hasServer {
+                let target = try await makeServerTarget(depth: shape.depth, scratch: scratch)
+                reports.append(try await Self.run(target, shape: shape, runTag: runTag))
+            }
+            if runFloor {
+                let target = try FloorServer(threads: floorThreads ?? cpuCount, scratch: scratch)
+                reports.append(try await Self.run(target, shape: shape, runTag: runTag))
+            }
+        } catch let error as BenchError {
+            printError("irisk-bench: error: \(error)")
+            throw ExitCode(1)
+        }
+        let printer = ReportPrinter(runs: reports, host: host)
+        print(json ? try printer.json() : printer.text())
+        let failed = reports.contains { $0.hitHardStop || $0.calls == 0 }
+        if failed { throw ExitCode(2) }
+    }
+
+    private func makeServerTarget(depth: Int, scratch: TemporaryDirectory) async throws -> any BenchTarget {
+        let spec = StoreSpec(store)!
+        if spawn {
+            let server = try InProcessServer(store: spec, depth: depth, scratch: scratch)
+            try await server.start()
+            return server
+        }
+        if let executable = spawnProcess {
+            let server = try ChildProcessServer(executable: executable, store: spec, depth: depth, scratch: scratch)
+            Watchdog.childPID.store(server.pid, ordering: .relaxed)
+            do {
+                try await server.waitUntilListening()
+            } catch {
+                await server.stop()
+                throw error
+            }
+            return server
+        }
+        return ExternalServer(socketPath: socket!, pid: serverPid)
+    }
+
+    /// One run against `target`, which is stopped afterwards whatever happens.
+    private static func run(_ target: any BenchTarget, shape: LoadShape, runTag: String) async throws -> RunReport {
+        do {
+            let load = LoadRun(shape: shape, label: target.name, runTag: runTag + (target.name == "floor" ? "f" : ""))
+            let result = try await load.run(socketPath: target.socketPath, verify: target.speaksIdentityRisk, window: target.window)
+            let report = RunReport(target: target, shape: shape, result: result)
+            await target.stop()
+            return report
+        } catch {
+            await target.stop()
+            throw error
+        }
+    }
+
+    private static func loadAverage() -> Double? {
+        var loads = [Double](repeating: 0, count: 3)
+        return getloadavg(&loads, 3) >= 1 ? loads[0] : nil
+    }
+
+    private func printError(_ text: String) {
+        let line = text + "\n"
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The end-of-run output: a table plus detail lines, or one JSON object.
+struct ReportPrinter {
+    struct Document: Codable {
+        var runs: [RunReport]
+        var comparison: Comparison?
+        var host: Host
+    }
+
+    struct Host: Codable {
+        var cpus: Int
+        /// 1-minute load average before the first run: other work on the machine skews results.
+        var loadAverageBefore: Double?
+    }
+
+    let runs: [RunReport]
+    let host: Host
+
+    var comparison: Comparison? {
+        guard let server = runs.first(where: { $0.target != "floor" }), let floor = runs.first(where: { $0.target == "floor" }) else { return nil }
+        return Comparison(server: server, floor: floor)
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(Document(runs: runs, comparison: comparison, host: host))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func text() -> String {
+        var lines: [String] = []
+        let widths = [8, 15, 12, 10, 10, 10, 10, 10, 0]
+        func row(_ cells: [String]) -> String {
+            zip(cells, widths).map { $1 == 0 ? $0 : Format.pad($0, $1) }.joined()
+        }
+        lines.append(row(["target", "conns x depth", "creates/s", "p50", "p90", "p99", "p99.9", "max", "errors"]))
+        for r in runs {
+            let l = r.latency
+            let none = r.calls == r.errors
+            let text = { (us: Double) in none ? "-" : Format.latency(UInt64(us * 1e3)) }
+            lines.append(row([
+                r.target, "\(r.connections) x \(r.inFlightPerConnection)", Format.grouped(Int(r.createsPerSecond.rounded())),
+                text(l.p50), text(l.p90), text(l.p99), text(l.p999), text(l.max), Format.grouped(Int(r.errors)),
+            ]))
+        }
+        if let c = comparison {
+            lines.append("ratio (iriskd/floor): throughput \(Format.fixed(c.throughputRatio, 2)); p50 \(Format.fixed(c.p50Ratio, 2)); p99 \(Format.fixed(c.p99Ratio, 2))")
+        }
+        for r in runs { lines += details(r) }
+        var hostLine = "host: \(host.cpus) CPUs"
+        if let load = host.loadAverageBefore { hostLine += ", load average before the run \(Format.fixed(load, 2)) (other work on the machine skews these numbers)" }
+        lines.append(hostLine)
+        return lines.joined(separator: "\n")
+    }
+
+    private func details(_ r: RunReport) -> [String] {
+        var lines: [String] = []
+        let what = r.target == "floor" ? "echoes" : "creates"
+        let ok = r.calls - r.errors
+        var summary = "\(r.target): \(Format.grouped(Int(ok))) \(what) in \(Format.fixed(r.measuredSeconds, 2)) s (warmup \(Format.fixed(r.warmupSeconds, 1)) s), "
+        if r.errors > 0 { summary += "plus \(Format.grouped(Int(r.errors))) error answers (\(Format.grouped(Int(r.answersPerSecond)))/s in all), " }
+        summary += "load threads \(r.clientThreads) using \(Format.fixed(r.clientCPUCores, 2)) cores"
+        lines.append(summary)
+        var errors = r.errorsByStatus.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        if r.protocolErrors > 0 { errors.append("protocol=\(r.protocolErrors)") }
+        if r.unanswered > 0 { errors.append("unanswered=\(r.unanswered)") }
+        if r.verifyFailures > 0 { errors.append("verify-failed=\(r.verifyFailures)") }
+        let verified = r.verified > 0 ? "; \(r.verified) answers decoded in full and matched" : ""
+        lines.append("  errors: \(errors.isEmpty ? "none" : errors.joined(separator: ", "))\(verified)")
+        for e in r.sampleErrors { lines.append("  error sample: \(e)") }
+        for f in r.connectionFailures { lines.append("  connection: \(f)") }
+        let s = r.server
+        if s.kind != "floor" {
+            var server = "  server: \(s.kind)"
+            if let pid = s.pid { server += " pid \(pid)" }
+            if let store = s.store { server += ", store=\(store)" }
+            if let rss = s.rssBytes { server += ", rss=\(Format.mebibytes(rss))" }
+            if let peak = s.peakRSSBytes { server += " (peak \(Format.mebibytes(peak))" + (s.baselineRSSBytes.map { ", before start \(Format.mebibytes($0))" } ?? "") + ")" }
+            if let cores = s.cpuCores { server += ", cpu \(Format.fixed(cores, 2)) cores" }
+            lines.append(server)
+        } else if let cores = s.cpuCores {
+            lines.append("  server: floor, cpu \(Format.fixed(cores, 2)) cores")
+        }
+        if let c = s.commits {
+            lines.append("  sqlite: \(Format.grouped(c.batches)) commits for \(Format.grouped(c.creates)) creates, avg batch \(Format.fixed(c.averageBatchSize, 1)) (largest \(c.largestBatch)), avg commit (inserts + fsync) \(Format.fixed(c.averageCommitMilliseconds, 2)) ms"
+                + (c.failedBatches + c.refusedCreates > 0 ? ", failed batches \(c.failedBatches), refused \(c.refusedCreates)" : ""))
+        }
+        if let probe = s.fsyncProbeMilliseconds {
+            var line = "  fsync probe (4 KiB append + fsync, same directory): median \(Format.fixed(probe, 2)) ms"
+            let ceilings = r.sqliteCeilings
+            if let p = ceilings.probe, p > 0 {
+                line += "; in flight ÷ fsync = \(Format.grouped(Int(p)))/s, achieved \(Format.fixed(100 * r.createsPerSecond / p, 0))%"
+            }
+            if let c = ceilings.commit, c > 0 {
+                line += "; in flight ÷ avg commit = \(Format.grouped(Int(c)))/s, achieved \(Format.fixed(100 * r.createsPerSecond / c, 0))%"
+            }
+            lines.append(line)
+        }
+        for note in s.notes + r.notes { lines.append("  note: \(note)") }
+        return lines
+    }
+}
