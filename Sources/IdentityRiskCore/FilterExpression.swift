@@ -55,15 +55,17 @@ public struct FilterComparison: Sendable, Hashable {
         self.value = value
     }
 
+    /// Strings compare by their UTF-8 bytes (no Unicode normalisation), as
+    /// SQLite's BINARY and PostgreSQL's `COLLATE "C"` do, so every store agrees.
     public func matches(_ event: IdentityRiskEvent) -> Bool {
         switch (property, value) {
-        case (.id, .string(let s)): return compare(event.id, s)
-        case (.userId, .string(let s)): return compare(event.userId, s)
-        case (.userPrincipalName, .string(let s)): return compare(event.userPrincipalName, s)
-        case (.riskEventType, .string(let s)): return compare(event.riskEventType, s)
+        case (.id, .string(let s)): return compareBytes(event.id, s)
+        case (.userId, .string(let s)): return compareBytes(event.userId, s)
+        case (.userPrincipalName, .string(let s)): return compareBytes(event.userPrincipalName, s)
+        case (.riskEventType, .string(let s)): return compareBytes(event.riskEventType, s)
         case (.userDisplayName, .string(let s)):
             guard let name = event.userDisplayName else { return op == .ne }
-            return compare(name, s)
+            return compareBytes(name, s)
         case (.userDisplayName, .null): return nullCompare(event.userDisplayName == nil)
         case (.riskLevel, .riskLevel(let l)): return compare(Self.rank(event.riskLevel), Self.rank(l))
         case (.riskEventStatus, .riskEventStatus(let s)): return compare(Self.rank(event.riskEventStatus), Self.rank(s))
@@ -84,6 +86,18 @@ public struct FilterComparison: Sendable, Hashable {
     /// Enum members order by their declaration (and wire number), as in OData.
     static func rank(_ level: RiskLevel) -> Int { RiskLevel.allCases.firstIndex(of: level)! }
     static func rank(_ status: RiskEventStatus) -> Int { RiskEventStatus.allCases.firstIndex(of: status)! }
+
+    private func compareBytes(_ lhs: String, _ rhs: String) -> Bool {
+        let equal = lhs.utf8.elementsEqual(rhs.utf8)
+        switch op {
+        case .eq: return equal
+        case .ne: return !equal
+        case .gt: return !equal && !lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+        case .ge: return !lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+        case .lt: return lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+        case .le: return equal || lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+        }
+    }
 
     private func compare<T: Comparable>(_ lhs: T, _ rhs: T) -> Bool {
         switch op {

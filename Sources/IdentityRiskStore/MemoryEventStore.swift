@@ -4,23 +4,41 @@ import Synchronization
 /// An in-memory ``EventStore`` for tests and benchmarks. **Not durable**: every
 /// record is gone when the process exits. `iriskd --store memory` says so at start.
 ///
-/// Bounded: refuses creates beyond `capacity` records with `resourceExhausted`.
+/// Records are spread over 64 shards by a hash of the id, each with its own
+/// lock, so concurrent creates rarely contend and a dictionary resize stalls
+/// only one shard. Bounded: refuses creates beyond `capacity` records with
+/// `resourceExhausted`.
 public final class MemoryEventStore: EventStore {
     public let kind = "memory"
     public let capacity: Int
-    private let events = Mutex<[String: IdentityRiskEvent]>([:])
+    private static let shardCount = 64
+    private let shards: [Shard]
+    private let stored = Atomic<Int>(0)
+
+    private final class Shard: Sendable {
+        let events = Mutex<[String: IdentityRiskEvent]>([:])
+    }
 
     public init(capacity: Int = 10_000_000) {
         self.capacity = capacity
+        self.shards = (0..<Self.shardCount).map { _ in Shard() }
+    }
+
+    private func shard(for id: String) -> Shard {
+        // FNV-1a over the UTF-8 bytes: stable, cheap, and spreads UUIDs and counters evenly.
+        var hash: UInt32 = 2_166_136_261
+        for byte in id.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return shards[Int(hash % UInt32(Self.shardCount))]
     }
 
     public func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
-        try events.withLock { (events) throws(IdentityRiskError) -> CreateOutcome in
+        return try shard(for: event.id).events.withLock { (events) throws(IdentityRiskError) -> CreateOutcome in
             if let existing = events[event.id] {
                 guard existing.hasSameContent(as: event) else { throw .conflict(id: event.id) }
                 return CreateOutcome(event: existing, alreadyExisted: true)
             }
-            guard events.count < capacity else {
+            guard self.stored.wrappingAdd(1, ordering: .relaxed).newValue <= capacity else {
+                self.stored.wrappingSubtract(1, ordering: .relaxed)
                 throw IdentityRiskError(
                     code: .resourceExhausted,
                     message: "the in-memory store holds its maximum of \(capacity) records",
@@ -33,15 +51,22 @@ public final class MemoryEventStore: EventStore {
     }
 
     public func get(id: String) async throws -> IdentityRiskEvent? {
-        events.withLock { $0[id] }
+        shard(for: id).events.withLock { $0[id] }
     }
 
     /// Scans every record: fine for tests, not meant for millions.
     public func list(_ query: ListQuery) async throws -> ListPage {
+        guard (1...ListQuery.maxTop).contains(query.top) else {
+            throw IdentityRiskError.invalid([FieldViolation(field: "top", description: "is \(query.top); allowed: 1 ... \(ListQuery.maxTop)")])
+        }
         let order = query.order
-        var matching = events.withLock { events in
-            events.values.filter { event in
-                (query.filter?.matches(event) ?? true) && (query.after?.precedes(event, in: order) ?? true)
+        var matching: [IdentityRiskEvent] = []
+        for shard in shards {
+            shard.events.withLock { events in
+                for event in events.values
+                where (query.filter?.matches(event) ?? true) && (query.after?.precedes(event, in: order) ?? true) {
+                    matching.append(event)
+                }
             }
         }
         matching.sort { a, b in
@@ -55,5 +80,5 @@ public final class MemoryEventStore: EventStore {
         return ListPage(events: page, next: ListCursor(sortKey: order.sortKey(last), id: last.id))
     }
 
-    public var count: Int { events.withLock { $0.count } }
+    public var count: Int { stored.load(ordering: .relaxed) }
 }
