@@ -12,7 +12,25 @@ public struct CreateEvent: Sendable {
     }
 
     public func callAsFunction(_ draft: IdentityRiskEventDraft) async throws -> CreateOutcome {
-        let event = try validator.validate(draft, assignID: EventIDGenerator.randomUUID, createdDateTime: clock.now())
-        return try await store.create(event)
+        try await store.create(prepare(draft))
+    }
+
+    /// The synchronous half: validates `draft` and assigns the id (when absent)
+    /// and `createdDateTime`. What is left is `store.create`.
+    public func prepare(_ draft: IdentityRiskEventDraft) throws(IdentityRiskError) -> IdentityRiskEvent {
+        try validator.validate(draft, assignID: EventIDGenerator.randomUUID, createdDateTime: clock.now())
+    }
+
+    /// ``prepare(_:)`` then the store's completion-handler create: no task when
+    /// the store answers inline (memory) or from its own thread (SQLite).
+    public func callAsFunction(_ draft: IdentityRiskEventDraft, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        let event: IdentityRiskEvent
+        do {
+            event = try prepare(draft)
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        store.create(event, completion: completion)
     }
 }

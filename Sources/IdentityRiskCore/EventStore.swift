@@ -17,10 +17,37 @@ public protocol EventStore: Sendable {
 
     func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome
 
+    /// The same create, answered through `completion` (exactly once, on any
+    /// thread; possibly before this returns). Event-loop callers use it to avoid
+    /// a task per call. The default runs ``create(_:)`` in a task; stores that
+    /// can answer without suspending, or from their own writer thread, override it.
+    func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void)
+
+    /// `true` when the completion-handler create is the store's native form
+    /// (it answers inline or from its own thread). Callers then prefer it; for
+    /// other stores they run ``create(_:)`` in a task they can cancel.
+    var answersCreatesByCompletion: Bool { get }
+
     func get(id: String) async throws -> IdentityRiskEvent?
 
     /// One page of records matching `query`, in its order.
     func list(_ query: ListQuery) async throws -> ListPage
+}
+
+extension EventStore {
+    public var answersCreatesByCompletion: Bool { false }
+
+    public func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await create(event)))
+            } catch let error as IdentityRiskError {
+                completion(.failure(error))
+            } catch {
+                completion(.failure(IdentityRiskError(code: .internal, message: "the store failed: \(error)")))
+            }
+        }
+    }
 }
 
 /// The result of a create.

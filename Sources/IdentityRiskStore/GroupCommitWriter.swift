@@ -27,9 +27,11 @@ import Synchronization
 final class GroupCommitWriter: Sendable {
     typealias Statistics = SQLiteEventStore.Statistics
 
+    typealias Completion = @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void
+
     private struct Pending: Sendable {
         var event: IdentityRiskEvent
-        var continuation: CheckedContinuation<CreateOutcome, any Error>
+        var completion: Completion
     }
 
     private struct State: Sendable {
@@ -91,27 +93,34 @@ final class GroupCommitWriter: Sendable {
             throw IdentityRiskError(code: .cancelled, message: "the create was cancelled before it was queued; nothing was stored")
         }
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CreateOutcome, any Error>) in
-            let admission = state.withLock { state -> Result<Bool, IdentityRiskError> in
-                guard state.accepting else { return .failure(SQLiteEventStore.closedError()) }
-                guard state.queue.count < maxQueuedCreates else {
-                    state.statistics.refusedCreates += 1
-                    return .failure(IdentityRiskError(
-                        code: .resourceExhausted,
-                        message: "the SQLite store's write queue is full (\(maxQueuedCreates) creates waiting to commit); retry shortly",
-                        retryAfterMilliseconds: Self.queueFullRetryAfterMilliseconds
-                    ))
-                }
-                state.queue.append(Pending(event: event, continuation: continuation))
-                guard state.writerSleeping else { return .success(false) }
-                state.writerSleeping = false
-                return .success(true)
+            submit(event) { continuation.resume(with: $0.mapError { $0 as any Error }) }
+        }
+    }
+
+    /// Queues `event`; `completion` runs on the writer thread once the batch
+    /// holding it is committed or failed, or at once (on the caller's thread)
+    /// if the queue is full or the store closed. Exactly once either way.
+    func submit(_ event: IdentityRiskEvent, completion: @escaping Completion) {
+        let admission = state.withLock { state -> Result<Bool, IdentityRiskError> in
+            guard state.accepting else { return .failure(SQLiteEventStore.closedError()) }
+            guard state.queue.count < maxQueuedCreates else {
+                state.statistics.refusedCreates += 1
+                return .failure(IdentityRiskError(
+                    code: .resourceExhausted,
+                    message: "the SQLite store's write queue is full (\(maxQueuedCreates) creates waiting to commit); retry shortly",
+                    retryAfterMilliseconds: Self.queueFullRetryAfterMilliseconds
+                ))
             }
-            switch admission {
-            case .success(let mustWake):
-                if mustWake { wakeUp.signal() }
-            case .failure(let error):
-                continuation.resume(throwing: error)
-            }
+            state.queue.append(Pending(event: event, completion: completion))
+            guard state.writerSleeping else { return .success(false) }
+            state.writerSleeping = false
+            return .success(true)
+        }
+        switch admission {
+        case .success(let mustWake):
+            if mustWake { wakeUp.signal() }
+        case .failure(let error):
+            completion(.failure(error))
         }
     }
 
@@ -228,7 +237,7 @@ final class GroupCommitWriter: Sendable {
                     "path": "\(path)", "batch": "\(batch.count)", "error": "\(error)",
                     "elapsed_us": "\(elapsed / 1000)",
                 ])
-            for pending in batch { pending.continuation.resume(throwing: failure) }
+            for pending in batch { pending.completion(.failure(failure)) }
             return
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds &- started
@@ -244,7 +253,7 @@ final class GroupCommitWriter: Sendable {
             "batch": "\(batch.count)", "inserted": "\(inserted)", "elapsed_us": "\(elapsed / 1000)",
         ])
         for (pending, outcome) in zip(batch, outcomes) {
-            pending.continuation.resume(with: outcome.mapError { $0 as any Error })
+            pending.completion(outcome)
         }
     }
 }

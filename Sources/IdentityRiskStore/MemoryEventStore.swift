@@ -10,6 +10,7 @@ import Synchronization
 /// `resourceExhausted`.
 public final class MemoryEventStore: EventStore {
     public let kind = "memory"
+    public var answersCreatesByCompletion: Bool { true }
     public let capacity: Int
     private static let shardCount = 64
     private let shards: [Shard]
@@ -32,6 +33,15 @@ public final class MemoryEventStore: EventStore {
     }
 
     public func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
+        try insert(event)
+    }
+
+    /// Answers inline: nothing here ever waits.
+    public func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        completion(Result { () throws(IdentityRiskError) in try insert(event) })
+    }
+
+    private func insert(_ event: IdentityRiskEvent) throws(IdentityRiskError) -> CreateOutcome {
         return try shard(for: event.id).events.withLock { (events) throws(IdentityRiskError) -> CreateOutcome in
             if let existing = events[event.id] {
                 guard existing.hasSameContent(as: event) else { throw .conflict(id: event.id) }

@@ -85,6 +85,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public let kind = "sqlite"
+    public var answersCreatesByCompletion: Bool { true }
     public let path: String
     public let configuration: Configuration
     private let pool: DatabasePool
@@ -195,6 +196,12 @@ public final class SQLiteEventStore: EventStore {
     /// create is not abandoned: its outcome is what was committed.
     public func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
         try await writer.create(event)
+    }
+
+    /// Queues the create for the next group commit; `completion` runs on the
+    /// writer thread after the commit (or at once if the queue is full).
+    public func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        writer.submit(event, completion: completion)
     }
 
     public func get(id: String) async throws -> IdentityRiskEvent? {
