@@ -37,9 +37,9 @@ public struct EventValidator: Sendable {
             }
             return value
         }
-        func required<T>(_ value: T?, _ field: String, _ what: String) -> T? {
+        func required<T>(_ value: T?, _ field: String, _ what: @autoclosure () -> String) -> T? {
             if value == nil, !decoded.contains(field) {
-                violations.append(FieldViolation(field: field, description: "is required; \(what)"))
+                violations.append(FieldViolation(field: field, description: "is required; \(what())"))
             }
             return value
         }
@@ -97,6 +97,18 @@ public struct EventValidator: Sendable {
         if bytes > maxBytes {
             return "is \(bytes) bytes of UTF-8; at most \(maxBytes) are allowed"
         }
+        // Fast path over the UTF-8 bytes: C0 and DEL are single bytes, C1
+        // (U+0080 ... U+009F) is 0xC2 followed by 0x80 ... 0x9F.
+        var previous: UInt8 = 0
+        var clean = true
+        for byte in value.utf8 {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte >= 0x80 && byte <= 0x9F) {
+                clean = false
+                break
+            }
+            previous = byte
+        }
+        if clean { return nil }
         for (offset, scalar) in value.unicodeScalars.enumerated() where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
             return "contains control character U+\(hex4(scalar.value)) at code point \(offset); control characters (C0, DEL, C1, including NUL) are not allowed"
         }
