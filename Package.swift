@@ -13,6 +13,9 @@ let package = Package(
     products: [
         .library(name: "IdentityRiskClient", targets: ["IdentityRiskClient"]),
         .library(name: "IdentityRiskCore", targets: ["IdentityRiskCore"]),
+        .library(name: "IdentityRiskWire", targets: ["IdentityRiskWire"]),
+        .library(name: "IdentityRiskStore", targets: ["IdentityRiskStore"]),
+        .library(name: "IdentityRiskServer", targets: ["IdentityRiskServer"]),
         .executable(name: "iriskd", targets: ["iriskd"]),
         .executable(name: "irisk", targets: ["irisk"]),
     ],
@@ -121,6 +124,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // irisk-fuzz: libFuzzer target over frame decoding, protobuf-c unpack, Core conversion and
+        // validation. Builds everywhere; links libFuzzer only when built by dev/fuzz.sh (-DIRISK_FUZZ).
+        .executableTarget(
+            name: "irisk-fuzz",
+            dependencies: [
+                "IdentityRiskCore",
+                "IdentityRiskWire",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -8,6 +8,8 @@ final class CallTable: Sendable {
 
     private struct State {
         var tasks: [UInt64: Task<Void, Never>?] = [:]
+        /// When the last call finished (or the table was made), while none is in flight.
+        var idleSince = NIODeadline.now()
     }
 
     private let state = Mutex(State())
@@ -35,7 +37,11 @@ final class CallTable: Sendable {
     }
 
     func finish(_ callID: UInt64) {
-        _ = state.withLock { $0.tasks.removeValue(forKey: callID) }
+        state.withLock { state in
+            if state.tasks.removeValue(forKey: callID) != nil, state.tasks.isEmpty {
+                state.idleSince = .now()
+            }
+        }
     }
 
     /// Cancels `callID` if it is in flight; `false` if it is unknown or done.
@@ -48,6 +54,11 @@ final class CallTable: Sendable {
     }
 
     var count: Int { state.withLock { $0.tasks.count } }
+
+    /// Calls in flight, and since when none has been (meaningful when 0).
+    var activity: (inFlight: Int, idleSince: NIODeadline) {
+        state.withLock { ($0.tasks.count, $0.idleSince) }
+    }
 
     /// Waits until every call has answered, or `deadline` passes; then cancels the rest.
     func drain(until deadline: NIODeadline) async {

@@ -149,10 +149,16 @@ final class ServerCallHandler: ChannelInboundHandler {
     }
 
     /// On the event loop: the call is over; its id may be reused from now on.
+    ///
+    /// The answer is written (and its flush scheduled) *before* the call leaves
+    /// the table: a shutdown drain that sees the table empty then closes the
+    /// channel behind that flush, never ahead of it. The client cannot see the
+    /// answer before both have happened (same event-loop turn), so it never
+    /// reuses the id too early.
     private func finish(_ callID: UInt64, _ result: WireResponse.Result) {
-        calls.finish(callID)
         logger.debug("call", metadata: ["call": "\(callID)", "ok": "\(!result.isFailure)"])
         write(WireResponse(callID: callID, result: result))
+        calls.finish(callID)
         closeIfIdle()
     }
 

@@ -11,10 +11,31 @@ public struct ServerConfiguration: Sendable {
     public var maxFrameBytes: Int
     /// Open connections, in total.
     public var maxConnections: Int
+    /// Open connections from one peer uid (SO_PEERCRED).
+    public var maxConnectionsPerUID: Int
     /// Calls in flight on one connection; more are answered `resourceExhausted`.
     public var maxCallsInFlightPerConnection: Int
     /// The client must send its preface within this time.
     public var handshakeTimeoutMilliseconds: Int64
+    /// A connection with no call in flight that receives no byte for this long is closed.
+    public var idleTimeoutMilliseconds: Int64
+    /// Once the first byte of a frame has arrived, the whole frame must arrive
+    /// within this time, or the connection is closed after a final error frame.
+    /// Time during which the server itself stopped reading (backpressure) does not count.
+    public var frameReadTimeoutMilliseconds: Int64
+    /// A connection whose responses cannot be written (the client does not read
+    /// them) for this long is closed.
+    public var unwritableTimeoutMilliseconds: Int64
+    /// Outbound bytes queued on one connection above which it is "unwritable":
+    /// the server stops reading from it until the queue drains below the low mark.
+    public var writeBufferHighWaterMark: Int
+    /// See ``writeBufferHighWaterMark``.
+    public var writeBufferLowWaterMark: Int
+    /// protobuf-c may allocate at most this many times a request frame's length
+    /// to unpack it ...
+    public var decodeMemoryFactor: Int
+    /// ... but at least this many bytes.
+    public var minDecodeMemoryBytes: Int
     /// Callers allowed by uid; empty means any uid (subject to the socket file mode).
     public var allowedUIDs: Set<UInt32>
     /// Callers allowed by gid; empty means any gid.
@@ -32,8 +53,16 @@ public struct ServerConfiguration: Sendable {
         socketGroupID: UInt32? = nil,
         maxFrameBytes: Int = 64 * 1024,
         maxConnections: Int = 1024,
+        maxConnectionsPerUID: Int = 256,
         maxCallsInFlightPerConnection: Int = 1024,
         handshakeTimeoutMilliseconds: Int64 = 5000,
+        idleTimeoutMilliseconds: Int64 = 300_000,
+        frameReadTimeoutMilliseconds: Int64 = 10_000,
+        unwritableTimeoutMilliseconds: Int64 = 30_000,
+        writeBufferHighWaterMark: Int = 64 * 1024,
+        writeBufferLowWaterMark: Int = 32 * 1024,
+        decodeMemoryFactor: Int = 16,
+        minDecodeMemoryBytes: Int = 64 * 1024,
         allowedUIDs: Set<UInt32> = [],
         allowedGIDs: Set<UInt32> = [],
         shutdownGraceMilliseconds: Int64 = 10_000,
@@ -44,11 +73,36 @@ public struct ServerConfiguration: Sendable {
         self.socketGroupID = socketGroupID
         self.maxFrameBytes = maxFrameBytes
         self.maxConnections = maxConnections
+        self.maxConnectionsPerUID = maxConnectionsPerUID
         self.maxCallsInFlightPerConnection = maxCallsInFlightPerConnection
         self.handshakeTimeoutMilliseconds = handshakeTimeoutMilliseconds
+        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+        self.frameReadTimeoutMilliseconds = frameReadTimeoutMilliseconds
+        self.unwritableTimeoutMilliseconds = unwritableTimeoutMilliseconds
+        self.writeBufferHighWaterMark = writeBufferHighWaterMark
+        self.writeBufferLowWaterMark = writeBufferLowWaterMark
+        self.decodeMemoryFactor = decodeMemoryFactor
+        self.minDecodeMemoryBytes = minDecodeMemoryBytes
         self.allowedUIDs = allowedUIDs
         self.allowedGIDs = allowedGIDs
         self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
         self.serverVersion = serverVersion
+    }
+
+    /// Why this configuration cannot run, or `nil`.
+    public var problem: String? {
+        if maxFrameBytes < 0 || maxFrameBytes > Int(UInt32.max) { return "maxFrameBytes must be 0 ... \(UInt32.max)" }
+        if maxConnections < 1 || maxConnectionsPerUID < 1 || maxCallsInFlightPerConnection < 1 {
+            return "maxConnections, maxConnectionsPerUID and maxCallsInFlightPerConnection must be at least 1"
+        }
+        let timeouts = [handshakeTimeoutMilliseconds, idleTimeoutMilliseconds, frameReadTimeoutMilliseconds, unwritableTimeoutMilliseconds]
+        if timeouts.contains(where: { $0 < 1 }) || shutdownGraceMilliseconds < 0 {
+            return "timeouts must be at least 1 ms (the shutdown grace at least 0)"
+        }
+        if writeBufferLowWaterMark < 1 || writeBufferHighWaterMark < writeBufferLowWaterMark {
+            return "write buffer water marks need 1 <= low <= high"
+        }
+        if decodeMemoryFactor < 1 || minDecodeMemoryBytes < 0 { return "decodeMemoryFactor must be at least 1, minDecodeMemoryBytes at least 0" }
+        return nil
     }
 }

@@ -3,19 +3,22 @@ public import NIOCore
 /// Server side: frames -> ``WireRequest``. A frame whose payload is not a valid
 /// Request still yields a request (`.invalid`), so one bad message costs one
 /// error answer, not the connection. An oversize length prefix throws.
+/// Each payload is unpacked within the memory budget of `decodingLimits`.
 public struct RequestFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = WireRequest
     public let maxFrameBytes: Int
+    public let decodingLimits: RequestDecodingLimits
 
-    public init(maxFrameBytes: Int = WireProtocol.defaultMaxRequestFrameBytes) {
+    public init(maxFrameBytes: Int = WireProtocol.defaultMaxRequestFrameBytes, decodingLimits: RequestDecodingLimits = .default) {
         self.maxFrameBytes = maxFrameBytes
+        self.decodingLimits = decodingLimits
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let frame = try FrameDecoder.nextFrame(from: &buffer, maxFrameBytes: maxFrameBytes) else {
             return .needMoreData
         }
-        context.fireChannelRead(Self.wrapInboundOut(RequestCodec.decode(frame)))
+        context.fireChannelRead(Self.wrapInboundOut(RequestCodec.decode(frame, limits: decodingLimits)))
         return .continue
     }
 

@@ -70,26 +70,40 @@ public enum RequestCodec {
 
     /// Decodes one frame's payload. Never throws: a payload that is not a
     /// valid Request becomes `.invalid` with the call id recovered if possible.
-    public static func decode(_ payload: ByteBuffer) -> WireRequest {
+    ///
+    /// protobuf-c unpacks through an allocator bounded by `limits`: a payload
+    /// that would need more memory than its budget (e.g. thousands of tiny
+    /// unknown fields) becomes `.invalid` with `resourceExhausted`, inner code
+    /// `DecodeBudgetExceeded`.
+    public static func decode(_ payload: ByteBuffer, limits: RequestDecodingLimits = .default) -> WireRequest {
         payload.withUnsafeReadableBytes { bytes -> WireRequest in
             let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            guard let message = identityrisk__v1__request__unpack(nil, bytes.count, base) else {
-                return WireRequest(
-                    callID: ProtobufScanner.leadingCallID(bytes) ?? 0,
-                    method: .invalid(IdentityRiskError(
-                        code: .invalidArgument,
-                        message: "the frame is not a valid identityrisk.v1.Request protobuf message (\(bytes.count) bytes)",
-                        innerCode: "MalformedMessage")))
+            let budget = limits.budget(forPayloadBytes: bytes.count)
+            return BudgetedUnpackAllocator.withAllocator(budget: budget) { allocator, account -> WireRequest in
+                guard let message = identityrisk__v1__request__unpack(allocator, bytes.count, base) else {
+                    let error = account.pointee.exceeded
+                        ? IdentityRiskError(
+                            code: .resourceExhausted,
+                            message: "decoding the \(bytes.count)-byte frame needs more than its memory budget of \(budget) bytes "
+                                + "(\(limits.allocationFactor)× the frame length, at least \(limits.minimumAllocationBytes) bytes): "
+                                + "it holds too many fields (unknown, repeated or re-sent ones); send fewer",
+                            innerCode: "DecodeBudgetExceeded")
+                        : IdentityRiskError(
+                            code: .invalidArgument,
+                            message: "the frame is not a valid identityrisk.v1.Request protobuf message (\(bytes.count) bytes)",
+                            innerCode: "MalformedMessage")
+                    return WireRequest(callID: ProtobufScanner.leadingCallID(bytes) ?? 0, method: .invalid(error))
+                }
+                defer { identityrisk__v1__request__free_unpacked(message, allocator) }
+                var method = method(of: message)
+                let nuls = withUnsafePointer(to: identityrisk__v1__request__descriptor) {
+                    NULScanner.stringsWithNUL(in: bytes, descriptor: $0)
+                }
+                if !nuls.isEmpty {
+                    method = refuseNUL(nuls, in: method)
+                }
+                return WireRequest(callID: message.pointee.call_id, timeoutMilliseconds: message.pointee.timeout_ms, method: method)
             }
-            defer { identityrisk__v1__request__free_unpacked(message, nil) }
-            var method = method(of: message)
-            let nuls = withUnsafePointer(to: identityrisk__v1__request__descriptor) {
-                NULScanner.stringsWithNUL(in: bytes, descriptor: $0)
-            }
-            if !nuls.isEmpty {
-                method = refuseNUL(nuls, in: method)
-            }
-            return WireRequest(callID: message.pointee.call_id, timeoutMilliseconds: message.pointee.timeout_ms, method: method)
         }
     }
 

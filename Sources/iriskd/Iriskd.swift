@@ -38,8 +38,35 @@ struct Iriskd: AsyncParsableCommand {
     @Option(help: "Most open connections at once.")
     var maxConnections: Int = 1024
 
+    @Option(help: "Most open connections from one peer uid.")
+    var maxConnectionsPerUid: Int = 256
+
     @Option(help: "Most calls in flight on one connection.")
     var maxInFlight: Int = 1024
+
+    @Option(help: "A client must send its preface within this many milliseconds.")
+    var handshakeTimeoutMs: Int64 = 5000
+
+    @Option(help: "Close a connection with no call in flight that sends nothing for this many milliseconds.")
+    var idleTimeoutMs: Int64 = 300_000
+
+    @Option(help: "Once a frame's first byte arrives, the whole frame must arrive within this many milliseconds.")
+    var frameReadTimeoutMs: Int64 = 10_000
+
+    @Option(help: "Close a connection whose client does not read its responses for this many milliseconds.")
+    var unwritableTimeoutMs: Int64 = 30_000
+
+    @Option(help: "Outbound bytes queued on a connection above which the server stops reading from it.")
+    var writeHighWaterMark: Int = 64 * 1024
+
+    @Option(help: "Outbound bytes below which a throttled connection is read again.")
+    var writeLowWaterMark: Int = 32 * 1024
+
+    @Option(help: "Memory protobuf-c may use to unpack a request, as a multiple of the frame's length.")
+    var decodeMemoryFactor: Int = 16
+
+    @Option(help: "Memory protobuf-c may always use to unpack a request, in bytes.")
+    var minDecodeMemoryBytes: Int = 64 * 1024
 
     @Option(name: .customLong("allow-uid"), help: "Only accept callers with this uid (repeatable). Default: any.")
     var allowUIDs: [UInt32] = []
@@ -73,9 +100,34 @@ struct Iriskd: AsyncParsableCommand {
         guard maxFrameBytes >= 256, maxFrameBytes <= 64 * 1024 * 1024 else {
             throw ValidationError("--max-frame-bytes must be 256 ... 67108864")
         }
-        guard maxConnections >= 1, maxInFlight >= 1 else {
-            throw ValidationError("--max-connections and --max-in-flight must be at least 1")
+        guard maxConnections >= 1, maxConnectionsPerUid >= 1, maxInFlight >= 1 else {
+            throw ValidationError("--max-connections, --max-connections-per-uid and --max-in-flight must be at least 1")
         }
+        if let problem = serverConfiguration.problem {
+            throw ValidationError("invalid limits: \(problem)")
+        }
+    }
+
+    var serverConfiguration: ServerConfiguration {
+        ServerConfiguration(
+            socketPath: socket,
+            socketMode: UInt32(socketMode, radix: 8) ?? 0o600,
+            socketGroupID: socketGroup,
+            maxFrameBytes: maxFrameBytes,
+            maxConnections: maxConnections,
+            maxConnectionsPerUID: maxConnectionsPerUid,
+            maxCallsInFlightPerConnection: maxInFlight,
+            handshakeTimeoutMilliseconds: handshakeTimeoutMs,
+            idleTimeoutMilliseconds: idleTimeoutMs,
+            frameReadTimeoutMilliseconds: frameReadTimeoutMs,
+            unwritableTimeoutMilliseconds: unwritableTimeoutMs,
+            writeBufferHighWaterMark: writeHighWaterMark,
+            writeBufferLowWaterMark: writeLowWaterMark,
+            decodeMemoryFactor: decodeMemoryFactor,
+            minDecodeMemoryBytes: minDecodeMemoryBytes,
+            allowedUIDs: Set(allowUIDs),
+            allowedGIDs: Set(allowGIDs),
+            shutdownGraceMilliseconds: shutdownGraceMs)
     }
 
     func run() async throws {
@@ -108,16 +160,7 @@ struct Iriskd: AsyncParsableCommand {
         }
 
         let server = IdentityRiskServer(
-            configuration: ServerConfiguration(
-                socketPath: socket,
-                socketMode: UInt32(socketMode, radix: 8)!,
-                socketGroupID: socketGroup,
-                maxFrameBytes: maxFrameBytes,
-                maxConnections: maxConnections,
-                maxCallsInFlightPerConnection: maxInFlight,
-                allowedUIDs: Set(allowUIDs),
-                allowedGIDs: Set(allowGIDs),
-                shutdownGraceMilliseconds: shutdownGraceMs),
+            configuration: serverConfiguration,
             store: eventStore,
             logger: logger)
         let group = ServiceGroup(

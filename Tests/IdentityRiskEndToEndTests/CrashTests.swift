@@ -9,46 +9,6 @@ import Testing
 import Glibc
 #endif
 
-/// The real `iriskd` binary on a temporary socket and SQLite database.
-final class DaemonProcess: Sendable {
-    let process: Process
-    let socketPath: String
-
-    init(socketPath: String, databasePath: String) throws {
-        self.socketPath = socketPath
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: productPath("iriskd"))
-        process.arguments = ["--socket", socketPath, "--store", "sqlite:" + databasePath, "--log-level", "warning"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// Waits until the daemon answers Health (at most 20 s).
-    func waitUntilServing() async throws {
-        for _ in 0..<400 {
-            if let status = try? await withIdentityRiskClient(socketPath: socketPath, configuration: ClientConfiguration(maxRetries: 0), { try await $0.health() }),
-                status.serving == .serving
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw IdentityRiskError(code: .unavailable, message: "iriskd did not start serving on \(socketPath)")
-    }
-
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func terminate() -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-}
-
 @Suite("Crash safety of the real iriskd binary", .serialized)
 struct CrashTests {
     /// Drives creates from 4 connections until `killAfter` have been acknowledged,
@@ -61,7 +21,7 @@ struct CrashTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = directory + "/d.sock"
         let database = directory + "/events.sqlite"
-        let daemon = try DaemonProcess(socketPath: socket, databasePath: database)
+        let daemon = try HardeningDaemon(socketPath: socket, arguments: ["--store", "sqlite:" + database])
         try await daemon.waitUntilServing()
 
         let load = LoadState()
@@ -86,7 +46,7 @@ struct CrashTests {
                                         return acked.count
                                     }
                                     if count == killAfter, !load.killed.exchange(true, ordering: .relaxed) {
-                                        daemon.kill9()
+                                        daemon.kill()
                                     }
                                 }
                             }
@@ -103,8 +63,9 @@ struct CrashTests {
         let attempted = load.sent.withLock { $0 }
         #expect(acked.count >= killAfter)
 
+        #expect(try await daemon.waitForExit(timeout: .seconds(10)) != nil, "the killed server is gone")
         // Restart on the same database.
-        let restarted = try DaemonProcess(socketPath: socket, databasePath: database)
+        let restarted = try HardeningDaemon(socketPath: socket, arguments: ["--store", "sqlite:" + database])
         try await restarted.waitUntilServing()
         try await withIdentityRiskClient(socketPath: socket) { client in
             for (id, event) in acked {
@@ -130,7 +91,8 @@ struct CrashTests {
             let fresh = try await client.create(seedDraft(id: "after-restart-\(killAfter)"))
             #expect(!fresh.alreadyExisted)
         }
-        #expect(restarted.terminate() == 0, "SIGTERM exits 0")
+        let status = try await restarted.terminate()
+        #expect(status == 0, "SIGTERM exits 0")
         #expect(!FileManager.default.fileExists(atPath: socket), "and removes the socket file")
     }
 }

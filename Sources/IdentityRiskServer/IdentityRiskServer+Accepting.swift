@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import IdentityRiskWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Binding the socket, and what happens to each accepted connection before it
+/// is served: credentials, access control, connection limits, the pipeline.
+extension IdentityRiskServer {
+    struct AcceptedConnection: Sendable {
+        let channel: any Channel
+        let peer: PeerCredentials?
+        let calls: CallTable
+        let logger: Logger
+    }
+
+    func bind() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
+        let staging = try SocketStaging(finalPath: configuration.socketPath)
+        // Bound in a private directory, the socket is unreachable until it has its
+        // final mode. Only a path too long to stage is bound in place, under a umask.
+        let previousMask: mode_t? = staging.inPlace
+            ? umask(mode_t(0o777 & ~configuration.socketMode) | 0o022 & ~mode_t(configuration.socketMode))
+            : nil
+        defer { if let previousMask { umask(previousMask) } }
+        let waterMark = ChannelOptions.Types.WriteBufferWaterMark(
+            low: configuration.writeBufferLowWaterMark, high: configuration.writeBufferHighWaterMark)
+        let channel: NIOAsyncChannel<AcceptedConnection, Never>
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.writeBufferWaterMark, value: waterMark)
+                .bind(unixDomainSocketPath: staging.bindPath, cleanupExistingSocketFile: false) { channel in
+                    self.initialize(channel)
+                }
+        } catch {
+            staging.abandon()
+            throw error
+        }
+        do {
+            try staging.finish(mode: configuration.socketMode, groupID: configuration.socketGroupID)
+        } catch {
+            try? await channel.channel.close()
+            throw error
+        }
+        return channel
+    }
+
+    /// Runs on the connection's event loop before it is served.
+    ///
+    /// ```
+    /// head ── ServerPrefaceHandler ── InboundDeadlineHandler ── OutboundBackpressureHandler
+    ///      ── RequestFrameDecoder ── ResponseFrameEncoder ── ServerCallHandler ── tail
+    /// ```
+    private func initialize(_ channel: any Channel) -> EventLoopFuture<AcceptedConnection> {
+        let initialized = PeerCredentials.read(from: channel).flatMapThrowing { peer in
+            try self.admit(peer, channel: channel)
+            let c = self.configuration
+            var logger = self.logger
+            logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
+            let calls = CallTable(limit: c.maxCallsInFlightPerConnection)
+            let counters = self.counters
+            let onClose: (ConnectionClosure) -> Void = { [logger] closure in
+                counters.count(closure)
+                logger.notice("closing connection: \(closure)")
+            }
+            try channel.pipeline.syncOperations.addHandlers(
+                ServerPrefaceHandler(timeoutMilliseconds: c.handshakeTimeoutMilliseconds) { [logger] why in
+                    logger.notice("refused connection", metadata: ["reason": "\(why)"])
+                },
+                InboundDeadlineHandler(
+                    frameReadTimeout: .milliseconds(c.frameReadTimeoutMilliseconds),
+                    idleTimeout: .milliseconds(c.idleTimeoutMilliseconds),
+                    calls: calls,
+                    onClose: onClose),
+                OutboundBackpressureHandler(unwritableTimeout: .milliseconds(c.unwritableTimeoutMilliseconds), onClose: onClose),
+                ByteToMessageHandler(RequestFrameDecoder(
+                    maxFrameBytes: c.maxFrameBytes,
+                    decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes))),
+                MessageToByteHandler(ResponseFrameEncoder()),
+                ServerCallHandler(
+                    calls: calls,
+                    dispatcher: self.dispatcher,
+                    peer: peer,
+                    logger: logger,
+                    isDraining: { [state = self.state] in state.withLock { $0.phase == .draining } },
+                    onConnectionError: { [logger] error in
+                        let final = Self.finalError(for: error)
+                        if final != nil { logger.notice("closing connection: \(error)") }
+                        return final
+                    })
+            )
+            return AcceptedConnection(channel: channel, peer: peer, calls: calls, logger: logger)
+        }
+        // NIO drops a child channel whose initializer failed without closing it:
+        // close it here, or every refused connection would keep its descriptor.
+        initialized.whenFailure { _ in channel.close(promise: nil) }
+        return initialized
+    }
+
+    /// Access control and the connection limits, before the connection is
+    /// used. A refused connection is closed without a byte sent, and logged
+    /// with the peer's pid, uid and gid.
+    private func admit(_ peer: PeerCredentials?, channel: any Channel) throws {
+        let peerText = peer.map(\.description) ?? "unknown"
+        func refuse(_ why: String, _ metadata: Logger.Metadata = [:]) -> ServerError {
+            counters.refusedConnections.add(1, ordering: .relaxed)
+            logger.notice("refused connection: \(why)", metadata: metadata.merging(["peer": "\(peerText)"]) { $1 })
+            return ServerError(why)
+        }
+        if !configuration.allowedUIDs.isEmpty || !configuration.allowedGIDs.isEmpty {
+            guard let peer,
+                configuration.allowedUIDs.isEmpty || configuration.allowedUIDs.contains(peer.uid),
+                configuration.allowedGIDs.isEmpty || configuration.allowedGIDs.contains(peer.gid)
+            else {
+                throw refuse("peer not in the uid/gid allow-list")
+            }
+        }
+        if state.withLock({ $0.phase == .draining }) {
+            throw refuse("shutting down")
+        }
+        switch limiter.admit(uid: peer?.uid) {
+        case nil:
+            break
+        case .total(let limit):
+            throw refuse("connection limit reached", ["maxConnections": "\(limit)"])
+        case .perUID(let uid, let limit):
+            throw refuse("per-uid connection limit reached for uid \(uid)", ["maxConnectionsPerUID": "\(limit)"])
+        }
+        let limiter = self.limiter
+        channel.closeFuture.whenComplete { _ in limiter.release(uid: peer?.uid) }
+    }
+}

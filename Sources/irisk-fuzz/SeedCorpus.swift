@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import IdentityRiskCore
+import IdentityRiskWire
+import NIOCore
+
+/// The committed seed corpus (`Fuzz/corpus/`), generated rather than written
+/// by hand: valid requests of every method through the real encoder, and the
+/// edge cases the hardening tests attack with, as raw protobuf.
+/// Regenerate: `swift run irisk-fuzz --write-corpus Fuzz/corpus`.
+enum SeedCorpus {
+    static func write(to directory: String) throws(Failure) -> Int {
+        mkdir(directory, 0o755)
+        let inputs = seeds()
+        for (name, bytes) in inputs {
+            let path = directory + "/" + name
+            guard let file = fopen(path, "wb") else { throw Failure("cannot write \(path)") }
+            defer { fclose(file) }
+            guard fwrite(bytes, 1, bytes.count, file) == bytes.count else { throw Failure("short write to \(path)") }
+        }
+        return inputs.count
+    }
+
+    static func seeds() -> [(String, [UInt8])] {
+        let when = try! DateTimeOffset(parsing: "2017-01-01T00:01:00.7804275+03:00")
+        let closed = try! DateTimeOffset(parsing: "2017-01-01T00:01:30.8768135+03:00")
+        let full = IdentityRiskEventDraft(
+            id: "9953902a-902a-4953-aa90-53992a905399", userDisplayName: "User Display Name value",
+            userPrincipalName: "User Principal Name value", riskEventDateTime: when, riskEventType: "Risk Event Type value",
+            riskLevel: .high, riskEventStatus: .active, closedDateTime: closed, userId: "User Id value")
+        var minimal = full
+        (minimal.id, minimal.userDisplayName, minimal.closedDateTime) = (nil, nil, nil)
+        var extremes = full
+        extremes.riskEventDateTime = try! DateTimeOffset(parsing: "0001-01-01T00:00:00-14:00")
+        extremes.closedDateTime = try! DateTimeOffset(parsing: "9999-12-31T23:59:59.9999999+14:00")
+        extremes.riskLevel = .unknownFutureValue
+        extremes.riskEventStatus = .closedMultipleReasons
+        var readOnly = full
+        readOnly.createdDateTime = closed
+
+        var out: [(String, [UInt8])] = [
+            ("create-full", frame(full, id: 1)),
+            ("create-minimal", frame(minimal, id: 2)),
+            ("create-extreme-dates", frame(extremes, id: 3)),
+            ("create-read-only-created", frame(readOnly, id: 4)),
+            ("get", request(.get(id: "9953902a-902a-4953-aa90-53992a905399"))),
+            ("list-default", request(.list(ListEvents.Request()))),
+            ("health", request(.health)),
+            ("cancel", request(.cancel(targetCallID: 7), callID: 0)),
+            ("empty-frame", [0, 0, 0, 0]),
+            ("oversize-length", [0x00, 0x01, 0x00, 0x01]),
+            ("truncated-create", Array(frame(full, id: 1).dropLast(9))),
+            ("pipelined", frame(full, id: 1) + request(.health, callID: 2) + request(.get(id: "x"), callID: 3)),
+            ("unknown-method", raw(tag(1, 0) + varint(9) + bytes(21, []))),
+            ("unknown-fields", raw(tag(1, 0) + varint(9) + bytes(19, []) + tag(15, 0) + [1] + bytes(14, [1, 2, 3]) + tag(13, 5) + [0, 0, 0, 0])),
+            ("bad-varint", raw([0x08, 42, 0x10] + Array(repeating: 0xFF, count: 10) + [0x01])),
+            ("length-past-end", raw([0x08, 42, 0x8A, 0x01, 0x10, 0x0A])),
+            ("wrong-wire-type", raw([0x08, 42, 0x15, 0, 0, 0, 0])),
+            ("group-wire-type", raw([0x08, 42, 0x1B, 0x1C])),
+            ("enum-out-of-range", raw(createRaw(extra: tag(6, 0) + varint(99) + tag(7, 0) + varint(UInt64.max)))),
+            ("invalid-utf8", raw(createRaw(extra: bytes(3, [0x61, 0xC0, 0xAF])))),
+            ("nul-in-string", raw(createRaw(extra: bytes(10, Array("user\0admin".utf8))))),
+            ("too-long-string", raw(createRaw(extra: bytes(2, Array(repeating: 0x61, count: 300))))),
+            ("bad-date-parts", raw(createRaw(extra: bytes(8, tag(2, 0) + varint(10_000_000) + tag(3, 0) + varint(2000) + tag(4, 0) + varint(9))))),
+            ("unknown-field-flood", raw(tag(1, 0) + varint(9) + bytes(19, []) + Array(repeating: [UInt8(0x78), 0x00], count: 2000).flatMap { $0 })),
+            ("order-out-of-range", raw(tag(1, 0) + varint(9) + bytes(18, tag(2, 0) + varint(9) + tag(3, 0) + varint(5000)))),
+            ("page-token", request(.list(ListEvents.Request(filter: "riskLevel eq 'high'", order: .createdDescending, top: 10, pageToken: "1.1.cbf29ce484222325.638000000000000000.abc")))),
+        ]
+        let filters = [
+            "riskLevel eq 'high'", "userId eq 'u1' and riskEventStatus ne 'active'",
+            "createdDateTime ge 2017-01-01T00:00:00Z and createdDateTime lt 2018-01-01T00:00:00.5+01:00",
+            "not (riskLevel eq 'low' or riskLevel eq 'medium')", "startswith(userPrincipalName, 'adm')",
+            "riskEventType in ('a', 'b')", String(repeating: "(", count: 40) + "riskLevel eq 'high'" + String(repeating: ")", count: 40),
+            "userDisplayName eq 'O''Brien'",
+        ]
+        for (i, filter) in filters.enumerated() {
+            out.append(("list-filter-\(i)", request(.list(ListEvents.Request(filter: filter, order: ListOrder.allCases[i % ListOrder.allCases.count], top: i * 100)))))
+        }
+        return out
+    }
+
+    // MARK: encoding
+
+    static func request(_ method: WireRequest.Method, callID: UInt64 = 1) -> [UInt8] {
+        var buffer = ByteBuffer()
+        RequestCodec.encode(WireRequest(callID: callID, timeoutMilliseconds: 5000, method: method), into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    static func frame(_ draft: IdentityRiskEventDraft, id: UInt64) -> [UInt8] { request(.create(draft), callID: id) }
+
+    static func raw(_ payload: [UInt8]) -> [UInt8] {
+        let n = UInt32(payload.count)
+        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
+    }
+
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var value = value
+        var out: [UInt8] = []
+        while value >= 0x80 {
+            out.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        return out + [UInt8(value)]
+    }
+
+    static func tag(_ field: UInt64, _ wireType: UInt64) -> [UInt8] { varint(field << 3 | wireType) }
+    static func bytes(_ field: UInt64, _ content: [UInt8]) -> [UInt8] { tag(field, 2) + varint(UInt64(content.count)) + content }
+
+    /// Request{call_id 42, create{event{a valid event + extra}}}.
+    static func createRaw(extra: [UInt8]) -> [UInt8] {
+        let event = bytes(3, Array("upn@contoso.com".utf8)) + bytes(4, tag(1, 0) + varint(1_483_218_060))
+            + bytes(5, Array("leakedCredentials".utf8)) + tag(6, 0) + varint(3) + tag(7, 0) + varint(1)
+            + bytes(10, Array("user-1".utf8)) + extra
+        return tag(1, 0) + varint(42) + bytes(16, bytes(1, event))
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+}

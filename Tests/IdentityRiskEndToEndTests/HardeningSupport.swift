@@ -1,0 +1,280 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import IdentityRiskClient
+import IdentityRiskCore
+import IdentityRiskServer
+import IdentityRiskStore
+import IdentityRiskWire
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+// Helpers shared by the Hardening*Tests suites.
+
+/// How many times slower than a plain debug build this test process runs:
+/// under ThreadSanitizer (CI runs the suite with it) or AddressSanitizer every
+/// timeout and time bound of the hardening tests is stretched by this factor.
+let timeScale: Int64 = {
+    if dlsym(nil, "__tsan_init") != nil { return 8 }
+    if dlsym(nil, "__asan_init") != nil { return 3 }
+    return 1
+}()
+
+/// `milliseconds`, stretched by ``timeScale``.
+func scaled(_ milliseconds: Int64) -> Int64 { milliseconds * timeScale }
+
+/// A `Duration` of `milliseconds`, stretched by ``timeScale``.
+func scaledDuration(_ milliseconds: Int64) -> Duration { .milliseconds(scaled(milliseconds)) }
+
+/// After an attack: another client still creates and reads back quickly, and
+/// the attack stored nothing (`store.count` goes from `expectedCount` to +1).
+func expectStillServing(_ server: TestServer, store: MemoryEventStore, expectedCount: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    #expect(store.count == expectedCount, "the attack stored nothing", sourceLocation: sourceLocation)
+    let started = ContinuousClock.now
+    try await withIdentityRiskClient(socketPath: server.socketPath) { client in
+        let created = try await client.create(seedDraft())
+        #expect(try await client.get(id: created.event.id) == created.event, sourceLocation: sourceLocation)
+    }
+    #expect(ContinuousClock.now - started < scaledDuration(2000), "another client is served promptly", sourceLocation: sourceLocation)
+    #expect(store.count == expectedCount + 1, sourceLocation: sourceLocation)
+}
+
+/// The error of a failed response, recording an issue if it is not one.
+func failure(_ response: WireResponse?, sourceLocation: SourceLocation = #_sourceLocation) -> IdentityRiskError? {
+    guard let response else {
+        Issue.record("no response (connection closed or timed out)", sourceLocation: sourceLocation)
+        return nil
+    }
+    guard case .failure(let error) = response.result else {
+        Issue.record("expected a failure, got \(response.result)", sourceLocation: sourceLocation)
+        return nil
+    }
+    return error
+}
+
+/// A raw connection that has exchanged prefaces.
+func openRaw(_ server: TestServer, receiveTimeoutMilliseconds: Int = Int(scaled(3000))) async throws -> RawConnection {
+    let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: receiveTimeoutMilliseconds)
+    raw.sendPreface()
+    #expect(try await raw.expectServerPreface())
+    return raw
+}
+
+/// Whether something accepts connections on `path` (connects and closes at once).
+/// Use this, not `RawConnection`, where the connect is expected to fail:
+/// `RawConnection.init` closes its descriptor when connect fails and its
+/// `deinit` closes it again, which can close a descriptor another thread has
+/// since been given (NIO then reads a foreign descriptor and traps).
+func connects(to path: String) -> Bool {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: Array(path.utf8))
+        raw[path.utf8.count] = 0
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    } == 0
+}
+
+// MARK: building bytes
+
+/// protobuf wire-format pieces, for messages the codec would never produce.
+enum Proto {
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var value = value
+        var out: [UInt8] = []
+        while value >= 0x80 {
+            out.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+        return out
+    }
+
+    static func tag(_ field: UInt64, _ wireType: UInt64) -> [UInt8] { varint(field << 3 | wireType) }
+
+    static func bytes(_ field: UInt64, _ content: [UInt8]) -> [UInt8] {
+        tag(field, 2) + varint(UInt64(content.count)) + content
+    }
+
+    /// A length-prefixed frame around `payload`.
+    static func frame(_ payload: [UInt8]) -> [UInt8] {
+        let n = UInt32(payload.count)
+        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
+    }
+
+    /// The payload (no length prefix) the real codec writes for `request`.
+    static func payload(_ request: WireRequest) -> [UInt8] {
+        var buffer = ByteBuffer()
+        RequestCodec.encode(request, into: &buffer)
+        return Array(buffer.readableBytesView.dropFirst(4))
+    }
+
+    /// A valid IdentityRiskEvent, built field by field, with `extra` appended
+    /// inside it (for a repeated singular field, the last occurrence wins).
+    static func event(extra: [UInt8] = []) -> [UInt8] {
+        let when = tag(1, 0) + varint(1_483_218_060)
+        return bytes(3, Array("upn@contoso.com".utf8)) + bytes(4, when) + bytes(5, Array("leakedCredentials".utf8))
+            + tag(6, 0) + varint(3) + tag(7, 0) + varint(1) + bytes(10, Array("user-1".utf8)) + extra
+    }
+
+    /// Request{call_id, create: CreateRequest{event}}.
+    static func create(callID: UInt64, event: [UInt8]) -> [UInt8] {
+        tag(1, 0) + varint(callID) + bytes(16, bytes(1, event))
+    }
+}
+
+// MARK: stores and logs
+
+/// A ``MemoryEventStore`` whose creates wait until ``release()``: keeps calls in flight on demand.
+final class GatedStore: EventStore {
+    let kind = "gated-memory"
+    let inner = MemoryEventStore()
+    private let gate = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+    let entered = Atomic<Int>(0)
+
+    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
+        entered.add(1, ordering: .relaxed)
+        await withCheckedContinuation { continuation in
+            let resumeNow = gate.withLock { gate -> Bool in
+                if gate.open { return true }
+                gate.waiting.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        return try await inner.create(event)
+    }
+
+    func get(id: String) async throws -> IdentityRiskEvent? { try await inner.get(id: id) }
+    func list(_ query: ListQuery) async throws -> ListPage { try await inner.list(query) }
+
+    func release() {
+        let waiting = gate.withLock { gate in
+            gate.open = true
+            defer { gate.waiting.removeAll() }
+            return gate.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Waits until `count` creates have reached the store.
+    func waitUntilEntered(_ count: Int) async throws {
+        for _ in 0..<400 where entered.load(ordering: .relaxed) < count {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(entered.load(ordering: .relaxed) >= count)
+    }
+}
+
+/// Log records kept in memory, to assert on what the server logged.
+final class LogCapture: Sendable {
+    struct Record: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let records = Mutex<[Record]>([])
+
+    var all: [Record] { records.withLock { $0 } }
+
+    func append(_ record: Record) { records.withLock { $0.append(record) } }
+
+    func logger(label: String = "hardening-test") -> Logger {
+        Logger(label: label) { _ in CapturingLogHandler(capture: self) }
+    }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        capture.append(LogCapture.Record(
+            level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" }))
+    }
+}
+
+// MARK: processes and the machine
+
+/// The server process's resident set (VmRSS), in KiB: the tests run the server in-process.
+func residentKiB() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+    else { return -1 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+}
+
+/// Runs a command to completion; returns its exit status and combined output.
+func runCommand(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await blocking {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// `irisk health` as another uid/gid (setpriv), through the real client.
+func healthAs(uid: UInt32, gid: UInt32, socketPath: String) async throws -> (status: Int32, output: String) {
+    try await runCommand("/usr/bin/setpriv", [
+        "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", productPath("irisk"), "health", "--socket", socketPath,
+    ])
+}
+
+/// ``withTestServer(store:configure:_:)`` with a logger of the caller's choosing
+/// (to assert on what the server logs) and a socket path it may have prepared.
+func withLoggingTestServer<R: Sendable>(
+    store: any EventStore = MemoryEventStore(),
+    logger: Logger,
+    socketPath: String? = nil,
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @Sendable (TestServer) async throws -> R
+) async throws -> R {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = ServerConfiguration(socketPath: socketPath ?? directory + "/irisk.sock")
+    configuration.shutdownGraceMilliseconds = 5000
+    configure(&configuration)
+    let server = IdentityRiskServer(configuration: configuration, store: store, logger: logger)
+    return try await withThrowingTaskGroup(of: R?.self) { group in
+        group.addTask {
+            try await server.run()
+            return nil
+        }
+        try await server.waitUntilListening()
+        let handle = TestServer(server: server, socketPath: configuration.socketPath, directory: directory)
+        do {
+            let result = try await body(handle)
+            server.beginShutdown()
+            while let next = try await group.next() { _ = next }
+            return result
+        } catch {
+            server.beginShutdown()
+            group.cancelAll()
+            throw error
+        }
+    }
+}
