@@ -19,32 +19,9 @@ func withTestServer<R: Sendable>(
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestServer) async throws -> R
 ) async throws -> R {
-    let directory = try makeTemporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    var configuration = ServerConfiguration(socketPath: directory + "/irisk.sock")
-    configuration.shutdownGraceMilliseconds = 5000
-    configure(&configuration)
     var logger = Logger(label: "test-server")
     logger.logLevel = ProcessInfo.processInfo.environment["IRISK_TEST_LOG"] == nil ? .critical : .debug
-    let server = IdentityRiskServer(configuration: configuration, store: store, logger: logger)
-    return try await withThrowingTaskGroup(of: R?.self) { group in
-        group.addTask {
-            try await server.run()
-            return nil
-        }
-        try await server.waitUntilListening()
-        let handle = TestServer(server: server, socketPath: configuration.socketPath, directory: directory)
-        do {
-            let result = try await body(handle)
-            server.beginShutdown()
-            while let next = try await group.next() { _ = next }
-            return result
-        } catch {
-            server.beginShutdown()
-            group.cancelAll()
-            throw error
-        }
-    }
+    return try await withLoggingTestServer(store: store, logger: logger, configure: configure, body)
 }
 
 /// A new directory under /tmp (socket paths must stay under 108 bytes).
