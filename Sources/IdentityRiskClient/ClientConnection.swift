@@ -40,31 +40,37 @@ final class ClientConnection: Sendable {
         if let problem = RequestCodec.encodingProblem(request) {
             throw problem
         }
-        let promise = channel.eventLoop.makePromise(of: WireResponse.self)
+        let completion = CallCompletion(promise: channel.eventLoop.makePromise(of: WireResponse.self))
         var timer: Scheduled<Void>?
         if let timeoutMilliseconds {
             let channel = self.channel
             // The server enforces the deadline too; this one also covers a server
             // that never answers. A little slack lets the server's answer win.
             timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMilliseconds) + 50)) {
-                Self.abandon(channel, callID, IdentityRiskError(
+                Self.abandon(channel, callID, completion, IdentityRiskError(
                     code: .deadlineExceeded, message: "no answer within the \(timeoutMilliseconds) ms deadline"))
             }
         }
         defer { timer?.cancel() }
-        channel.write(PendingCall(request: request, promise: promise), promise: nil)
+        // If the connection closed after it was picked, the write fails without
+        // reaching ClientCallHandler; the call must fail then, not wait forever.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in completion.fail(WireError.connectionClosed) }
+        channel.write(PendingCall(request: request, completion: completion), promise: written)
         let response = try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
+            try await completion.futureResult.get()
         } onCancel: {
             let channel = self.channel
-            channel.write(PendingCall(request: WireRequest(callID: 0, method: .cancel(targetCallID: callID)), promise: nil), promise: nil)
-            Self.abandon(channel, callID, IdentityRiskError(code: .cancelled, message: "the call was cancelled by the caller"))
+            channel.write(PendingCall(request: WireRequest(callID: 0, method: .cancel(targetCallID: callID)), completion: nil), promise: nil)
+            Self.abandon(channel, callID, completion, IdentityRiskError(code: .cancelled, message: "the call was cancelled by the caller"))
         }
         return response.result
     }
 
-    private static func abandon(_ channel: any Channel, _ callID: UInt64, _ error: IdentityRiskError) {
-        channel.triggerUserOutboundEvent(ClientCallHandler.AbandonCall(callID: callID, error: error), promise: nil)
+    /// Fails the call now and tells the handler to drop a late answer.
+    private static func abandon(_ channel: any Channel, _ callID: UInt64, _ completion: CallCompletion, _ error: IdentityRiskError) {
+        completion.fail(error)
+        channel.triggerUserOutboundEvent(ClientCallHandler.ForgetCall(callID: callID), promise: nil)
     }
 
     func close() async {

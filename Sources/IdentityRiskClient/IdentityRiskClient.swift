@@ -132,6 +132,9 @@ public final class IdentityRiskClient: Sendable {
         return winner
     }
 
+    /// The connection calls go out on now, if any (for tests).
+    var heldConnectionForTesting: ClientConnection? { connection.withLock { $0 } }
+
     private func discard(_ broken: ClientConnection) {
         connection.withLock { current in
             if current === broken { current = nil }
