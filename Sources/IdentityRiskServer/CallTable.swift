@@ -60,13 +60,20 @@ final class CallTable: Sendable {
         state.withLock { ($0.tasks.count, $0.idleSince) }
     }
 
-    /// Waits until every call has answered, or `deadline` passes; then cancels the rest.
+    /// Waits until every call has answered, or `deadline` passes; then cancels
+    /// the rest and gives them a moment to answer `cancelled`. It never waits
+    /// for them beyond that: a store that ignores cancellation must not hold
+    /// shutdown hostage (their answers go nowhere once the connection closes).
     func drain(until deadline: NIODeadline) async {
         while count > 0, NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(5))
         }
         let leftovers = state.withLock { $0.tasks.values.compactMap { $0 } }
+        guard !leftovers.isEmpty else { return }
         for task in leftovers { task.cancel() }
-        for task in leftovers { await task.value }
+        let cancelDeadline = NIODeadline.now() + .milliseconds(100)
+        while count > 0, NIODeadline.now() < cancelDeadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 }
