@@ -151,7 +151,7 @@ struct HardeningAccessTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/stale.sock"
         // Bind a socket and close it without unlinking: what a killed server leaves.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in

@@ -31,6 +31,10 @@ struct HardeningShutdownTests {
                 #expect(error?.code == .unavailable)
                 #expect(error?.retryAfterMilliseconds == 1000)
             }
+            // The listening socket closes on its event loop, right after beginShutdown().
+            for _ in 0..<(100 * timeScale) where connects(to: server.socketPath) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(!connects(to: server.socketPath), "no new connections")
             gated.release()
             let answered = try await raw.readResponse()
@@ -179,35 +183,5 @@ struct HardeningShutdownTests {
         let page = try await reopened.list(ListQuery(filter: nil, order: .createdAscending, top: 10, after: nil))
         #expect(page.events.map(\.id) == ["before", "while-full"], "exactly the acknowledged creates are on disk")
         await reopened.close()
-    }
-}
-
-/// What the load threads of ``HardeningShutdownTests/sigtermUnderLoad()`` share.
-final class ShutdownLoad: Sendable {
-    struct State {
-        var sent: Set<String> = []
-        var acknowledged: [String: IdentityRiskEvent] = [:]
-        var refused = 0
-        var problems: [String] = []
-    }
-
-    let state = Mutex(State())
-    let terminatedAt = Mutex<ContinuousClock.Instant?>(nil)
-
-    func sent(_ id: String) { _ = state.withLock { $0.sent.insert(id) } }
-    func refused(_ id: String) { state.withLock { $0.refused += 1 } }
-    func problem(_ what: String) { state.withLock { $0.problems.append(what) } }
-
-    /// Records an acknowledged create; the number acknowledged so far.
-    func acknowledge(_ id: String, _ event: IdentityRiskEvent) -> Int {
-        state.withLock {
-            $0.acknowledged[id] = event
-            return $0.acknowledged.count
-        }
-    }
-
-    func terminate(_ daemon: HardeningDaemon) {
-        terminatedAt.withLock { $0 = .now }
-        daemon.signal(SIGTERM)
     }
 }

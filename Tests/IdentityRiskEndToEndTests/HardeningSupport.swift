@@ -8,8 +8,6 @@ import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
 import Logging
-import NIOCore
-import Synchronization
 import Testing
 
 // Helpers shared by the Hardening*Tests suites.
@@ -69,7 +67,7 @@ func openRaw(_ server: TestServer, receiveTimeoutMilliseconds: Int = Int(scaled(
 /// `deinit` closes it again, which can close a descriptor another thread has
 /// since been given (NIO then reads a foreign descriptor and traps).
 func connects(to path: String) -> Bool {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_un()
@@ -81,134 +79,6 @@ func connects(to path: String) -> Bool {
     return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     } == 0
-}
-
-// MARK: building bytes
-
-/// protobuf wire-format pieces, for messages the codec would never produce.
-enum Proto {
-    static func varint(_ value: UInt64) -> [UInt8] {
-        var value = value
-        var out: [UInt8] = []
-        while value >= 0x80 {
-            out.append(UInt8(value & 0x7F) | 0x80)
-            value >>= 7
-        }
-        out.append(UInt8(value))
-        return out
-    }
-
-    static func tag(_ field: UInt64, _ wireType: UInt64) -> [UInt8] { varint(field << 3 | wireType) }
-
-    static func bytes(_ field: UInt64, _ content: [UInt8]) -> [UInt8] {
-        tag(field, 2) + varint(UInt64(content.count)) + content
-    }
-
-    /// A length-prefixed frame around `payload`.
-    static func frame(_ payload: [UInt8]) -> [UInt8] {
-        let n = UInt32(payload.count)
-        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
-    }
-
-    /// The payload (no length prefix) the real codec writes for `request`.
-    static func payload(_ request: WireRequest) -> [UInt8] {
-        var buffer = ByteBuffer()
-        RequestCodec.encode(request, into: &buffer)
-        return Array(buffer.readableBytesView.dropFirst(4))
-    }
-
-    /// A valid IdentityRiskEvent, built field by field, with `extra` appended
-    /// inside it (for a repeated singular field, the last occurrence wins).
-    static func event(extra: [UInt8] = []) -> [UInt8] {
-        let when = tag(1, 0) + varint(1_483_218_060)
-        return bytes(3, Array("upn@contoso.com".utf8)) + bytes(4, when) + bytes(5, Array("leakedCredentials".utf8))
-            + tag(6, 0) + varint(3) + tag(7, 0) + varint(1) + bytes(10, Array("user-1".utf8)) + extra
-    }
-
-    /// Request{call_id, create: CreateRequest{event}}.
-    static func create(callID: UInt64, event: [UInt8]) -> [UInt8] {
-        tag(1, 0) + varint(callID) + bytes(16, bytes(1, event))
-    }
-}
-
-// MARK: stores and logs
-
-/// A ``MemoryEventStore`` whose creates wait until ``release()``: keeps calls in flight on demand.
-final class GatedStore: EventStore {
-    let kind = "gated-memory"
-    let inner = MemoryEventStore()
-    private let gate = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
-    let entered = Atomic<Int>(0)
-
-    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
-        entered.add(1, ordering: .relaxed)
-        await withCheckedContinuation { continuation in
-            let resumeNow = gate.withLock { gate -> Bool in
-                if gate.open { return true }
-                gate.waiting.append(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-        return try await inner.create(event)
-    }
-
-    func get(id: String) async throws -> IdentityRiskEvent? { try await inner.get(id: id) }
-    func list(_ query: ListQuery) async throws -> ListPage { try await inner.list(query) }
-
-    func release() {
-        let waiting = gate.withLock { gate in
-            gate.open = true
-            defer { gate.waiting.removeAll() }
-            return gate.waiting
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-
-    /// Waits until `count` creates have reached the store.
-    func waitUntilEntered(_ count: Int) async throws {
-        for _ in 0..<400 where entered.load(ordering: .relaxed) < count {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(entered.load(ordering: .relaxed) >= count)
-    }
-}
-
-/// Log records kept in memory, to assert on what the server logged.
-final class LogCapture: Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let records = Mutex<[Record]>([])
-
-    var all: [Record] { records.withLock { $0 } }
-
-    func append(_ record: Record) { records.withLock { $0.append(record) } }
-
-    func logger(label: String = "hardening-test") -> Logger {
-        Logger(label: label) { _ in CapturingLogHandler(capture: self) }
-    }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        capture.append(LogCapture.Record(
-            level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" }))
-    }
 }
 
 // MARK: processes and the machine

@@ -32,8 +32,8 @@ struct HardeningTimeoutTests {
     func handshakeTimeout(sent: [UInt8]) async throws {
         let store = MemoryEventStore()
         try await withTestServer(store: store, configure: Self.shortHandshake) { server in
+            let started = ContinuousClock.now  // the server's clock starts at accept
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
-            let started = ContinuousClock.now
             raw.send(sent)
             #expect(try await raw.readToEOF() == [])
             let elapsed = ContinuousClock.now - started
@@ -117,9 +117,13 @@ struct HardeningTimeoutTests {
     func idle() async throws {
         let store = MemoryEventStore()
         try await withTestServer(store: store, configure: Self.shortIdle) { server in
-            let raw = try await openRaw(server)
+            // The call goes out with the preface, so that the connection is busy
+            // from the start however late this task runs on a loaded machine.
             let started = ContinuousClock.now
+            let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
+            raw.sendPreface()
             raw.send(WireRequest(callID: 1, method: .health))
+            #expect(try await raw.expectServerPreface())
             #expect(try await raw.readResponse()?.callID == 1)
             #expect(try await raw.readToEOF() == [], "a clean end of stream, no final frame")
             let elapsed = ContinuousClock.now - started
@@ -133,8 +137,12 @@ struct HardeningTimeoutTests {
     func notIdleWhileCallsInFlight() async throws {
         let gated = GatedStore()
         try await withTestServer(store: gated, configure: Self.shortIdle) { server in
-            let raw = try await openRaw(server)
+            // The create goes out with the preface, so that it is in flight from the
+            // start however late this task runs on a loaded machine.
+            let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
+            raw.sendPreface()
             raw.send(WireRequest(callID: 1, method: .create(seedDraft(id: "long-call"))))
+            #expect(try await raw.expectServerPreface())
             try await gated.waitUntilEntered(1)
             try await Task.sleep(for: .milliseconds(Self.timeout * 2))
             #expect(server.server.statistics.idleTimeouts == 0)

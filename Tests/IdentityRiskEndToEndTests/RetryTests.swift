@@ -19,7 +19,7 @@ final class CuttingRelay: Sendable {
 
     init(path: String, upstream: String) throws {
         self.path = path
-        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = Self.address(path)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -40,6 +40,7 @@ final class CuttingRelay: Sendable {
         while true {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)  // not into child processes of other tests
             let index = connections.wrappingAdd(1, ordering: .relaxed).oldValue
             guard let server = try? RawConnection(path: upstream) else { close(client); continue }
             let serverFD = server.fd
