@@ -97,17 +97,10 @@ public struct EventValidator: Sendable {
         if bytes > maxBytes {
             return "is \(bytes) bytes of UTF-8; at most \(maxBytes) are allowed"
         }
-        // Fast path over the UTF-8 bytes: C0 and DEL are single bytes, C1
+        // Fast path over the UTF-8 bytes (contiguous for native strings, which
+        // is what the decoder makes): C0 and DEL are single bytes, C1
         // (U+0080 ... U+009F) is 0xC2 followed by 0x80 ... 0x9F.
-        var previous: UInt8 = 0
-        var clean = true
-        for byte in value.utf8 {
-            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte >= 0x80 && byte <= 0x9F) {
-                clean = false
-                break
-            }
-            previous = byte
-        }
+        let clean = value.utf8.withContiguousStorageIfAvailable(hasNoControlBytes) ?? hasNoControlBytes(value.utf8)
         if clean { return nil }
         for (offset, scalar) in value.unicodeScalars.enumerated() where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
             return "contains control character U+\(hex4(scalar.value)) at code point \(offset); control characters (C0, DEL, C1, including NUL) are not allowed"
@@ -120,14 +113,38 @@ public struct EventValidator: Sendable {
         if value.utf8.count > maxBytes {
             return "is \(value.utf8.count) bytes; at most \(maxBytes) are allowed"
         }
-        for (offset, byte) in value.utf8.enumerated() {
+        let bad = value.utf8.withContiguousStorageIfAvailable(firstNonIDByte) ?? firstNonIDByte(value.utf8)
+        if let offset = bad {
+            return "has a character not allowed at byte \(offset); allowed: A-Z a-z 0-9 - . _ ~ (1 to \(maxBytes) characters)"
+        }
+        return nil
+    }
+
+    /// Whether `bytes` (UTF-8) hold no C0 control, DEL or C1 control.
+    @inline(__always)
+    private static func hasNoControlBytes(_ bytes: some Sequence<UInt8>) -> Bool {
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte >= 0x80 && byte <= 0x9F) {
+                return false
+            }
+            previous = byte
+        }
+        return true
+    }
+
+    /// The offset of the first byte that is not one of A-Z a-z 0-9 - . _ ~, or `nil`.
+    @inline(__always)
+    private static func firstNonIDByte(_ bytes: some Sequence<UInt8>) -> Int? {
+        var offset = 0
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
                 UInt8(ascii: "_"), UInt8(ascii: "~"):
-                continue
+                offset += 1
             default:
-                return "has a character not allowed at byte \(offset); allowed: A-Z a-z 0-9 - . _ ~ (1 to \(maxBytes) characters)"
+                return offset
             }
         }
         return nil
