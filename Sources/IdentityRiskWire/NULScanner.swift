@@ -1,5 +1,10 @@
 import CIdentityRiskProto
 import CProtobufC
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Finds string fields whose bytes contain NUL, by walking the raw protobuf
 /// bytes with the message's protobuf-c descriptor.
@@ -23,6 +28,9 @@ enum NULScanner {
         in bytes: UnsafeRawBufferPointer,
         descriptor: UnsafePointer<ProtobufCMessageDescriptor>
     ) -> [(path: [String], offset: Int)] {
+        // No 0x00 byte anywhere (the usual case: proto3 leaves zero values out,
+        // and a non-zero varint never ends in 0x00) means no string holds one.
+        guard let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil else { return [] }
         var found: [(path: [String], offset: Int)] = []
         walk(bytes, descriptor, path: [], depth: 0, into: &found)
         return found
