@@ -105,8 +105,23 @@ final class InboundDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelRead(data)
     }
 
-    /// Advances the frame state machine over `view`.
+    /// Advances the frame state machine over `view`. Works on local copies of
+    /// the state (written back once): per-byte access to stored properties of a
+    /// class costs a dynamic exclusivity check each.
     private func track(_ view: ByteBufferView) {
+        var headerBytesSeen = self.headerBytesSeen
+        var header = self.header
+        var payloadRemaining = self.payloadRemaining
+        var frameBytesReceived = self.frameBytesReceived
+        var frameStartedAt = self.frameStartedAt
+        defer {
+            self.headerBytesSeen = headerBytesSeen
+            self.header = header
+            self.payloadRemaining = payloadRemaining
+            self.frameBytesReceived = frameBytesReceived
+            self.frameStartedAt = frameStartedAt
+        }
+        let lastReceived = self.lastReceived
         var index = view.startIndex
         while index < view.endIndex {
             if payloadRemaining > 0 {

@@ -4,41 +4,67 @@
 ///
 /// Not thread-safe: owned by one encoder on one event loop.
 final class CArena {
+    /// Where the next allocation goes. Kept behind a pointer: the fast path of
+    /// ``allocate(bytes:alignment:)`` then reads and writes it without the
+    /// dynamic exclusivity checks that a class's stored properties cost.
+    private struct Cursor {
+        var base: UnsafeMutableRawPointer?
+        var capacity = 0
+        var offset = 0
+    }
+
+    private let cursor: UnsafeMutablePointer<Cursor>
     private var chunks: [UnsafeMutableRawBufferPointer] = []
     private var current = 0
-    private var offset = 0
     private let chunkSize: Int
 
     init(chunkSize: Int = 16 * 1024) {
         self.chunkSize = chunkSize
+        cursor = .allocate(capacity: 1)
+        cursor.initialize(to: Cursor())
     }
 
     deinit {
         for chunk in chunks { chunk.deallocate() }
+        cursor.deinitialize(count: 1)
+        cursor.deallocate()
     }
 
     /// Makes every allocation reusable. Pointers handed out before are invalid after.
     func reset() {
         current = 0
-        offset = 0
         // Keep the first chunk only, so one huge message does not pin memory.
         while chunks.count > 1 { chunks.removeLast().deallocate() }
+        cursor.pointee = Cursor(base: chunks.first?.baseAddress, capacity: chunks.first?.count ?? 0, offset: 0)
     }
 
+    @inline(__always)
     func allocate(bytes: Int, alignment: Int) -> UnsafeMutableRawPointer {
-        while true {
-            if current < chunks.count {
-                let chunk = chunks[current]
-                let start = (offset + alignment - 1) & ~(alignment - 1)
-                if start + bytes <= chunk.count {
-                    offset = start + bytes
-                    return chunk.baseAddress! + start
-                }
-                current += 1
-                offset = 0
-                continue
+        if let base = cursor.pointee.base {
+            let start = (cursor.pointee.offset + alignment - 1) & ~(alignment - 1)
+            if start + bytes <= cursor.pointee.capacity {
+                cursor.pointee.offset = start + bytes
+                return base + start
             }
-            chunks.append(.allocate(byteCount: max(chunkSize, bytes + alignment), alignment: 16))
+        }
+        return allocateInNextChunk(bytes: bytes, alignment: alignment)
+    }
+
+    /// Moves to the next chunk (making one if needed) until `bytes` fit.
+    private func allocateInNextChunk(bytes: Int, alignment: Int) -> UnsafeMutableRawPointer {
+        while true {
+            if cursor.pointee.base != nil { current += 1 }
+            if current >= chunks.count {
+                chunks.append(.allocate(byteCount: max(chunkSize, bytes + alignment), alignment: 16))
+                current = chunks.count - 1
+            }
+            let chunk = chunks[current]
+            cursor.pointee = Cursor(base: chunk.baseAddress, capacity: chunk.count, offset: 0)
+            let start = (alignment - 1) & ~(alignment - 1)
+            if start + bytes <= chunk.count {
+                cursor.pointee.offset = start + bytes
+                return chunk.baseAddress! + start
+            }
         }
     }
 
