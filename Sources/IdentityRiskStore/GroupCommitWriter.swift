@@ -203,8 +203,7 @@ final class GroupCommitWriter: Sendable {
                     let select = try db.cachedStatement(sql: SQLiteSchema.selectByIDSQL)
                     for pending in batch {
                         let event = pending.event
-                        try insert.execute(arguments: SQLiteSchema.arguments(for: event))
-                        if db.changesCount > 0 {
+                        if try SQLiteInsertBinding.insert(event, with: insert, in: db) {
                             inserted += 1
                             outcomes.append(.success(CreateOutcome(event: event, alreadyExisted: false)))
                             continue

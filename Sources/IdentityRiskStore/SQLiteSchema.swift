@@ -67,7 +67,7 @@ enum SQLiteSchema {
         CREATE INDEX identity_risk_events_type ON identity_risk_events (risk_event_type, created_ticks, id);
         """
 
-    /// The record columns, in the order of ``arguments(for:)`` and ``decode(_:)``.
+    /// The record columns, in the order of ``SQLiteInsertBinding`` and ``decode(_:)``.
     static let columns = [
         "id", "user_display_name", "user_principal_name",
         "risk_event_ticks", "risk_event_offset", "risk_event_digits", "risk_event_z",
@@ -87,36 +87,9 @@ enum SQLiteSchema {
 
     static let selectByIDSQL = "SELECT \(selectColumns) FROM identity_risk_events WHERE id = ?"
 
-    // MARK: - Encoding
-
-    static func arguments(for event: IdentityRiskEvent) -> StatementArguments {
-        var values: [DatabaseValue] = []
-        values.reserveCapacity(columns.count)
-        values.append(event.id.databaseValue)
-        values.append(event.userDisplayName?.databaseValue ?? .null)
-        values.append(event.userPrincipalName.databaseValue)
-        append(event.riskEventDateTime, to: &values)
-        values.append(event.riskEventType.databaseValue)
-        values.append(event.riskLevel.rawValue.databaseValue)
-        values.append(event.riskEventStatus.rawValue.databaseValue)
-        append(event.closedDateTime, to: &values)
-        append(event.createdDateTime, to: &values)
-        values.append(event.userId.databaseValue)
-        return StatementArguments(values)
-    }
-
-    private static func append(_ value: DateTimeOffset?, to values: inout [DatabaseValue]) {
-        guard let value else {
-            values.append(contentsOf: repeatElement(DatabaseValue.null, count: 4))
-            return
-        }
-        values.append(value.instantTicks.databaseValue)
-        values.append(Int64(value.offsetMinutes).databaseValue)
-        values.append(Int64(value.fractionDigits).databaseValue)
-        values.append(Int64(value.utcDesignator ? 1 : 0).databaseValue)
-    }
-
     // MARK: - Decoding
+
+    // (Encoding: SQLiteInsertBinding.)
 
     /// Rebuilds a record from a row selected with ``selectColumns``. Never traps:
     /// a value of the wrong type or out of range throws `internal`, naming the
