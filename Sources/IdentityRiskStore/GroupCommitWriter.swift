@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Foundation
 import GRDB
@@ -73,10 +76,23 @@ final class GroupCommitWriter: Sendable {
 
     /// Starts the writer thread. Call once.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "irisk-sqlite-writer"
+        let thread = Thread { [self] in
+            Self.nameThisThread("irisk-sqlwriter")
+            run()
+        }
         thread.qualityOfService = .userInitiated
         thread.start()
+    }
+
+    /// The calling thread's name in top -H, perf and gdb (Linux keeps at most 15
+    /// characters; Foundation's `Thread.name` does not reach the kernel here).
+    private static func nameThisThread(_ name: String) {
+        #if canImport(Glibc)
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = name.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        #endif
     }
 
     var statistics: Statistics { state.withLock { $0.statistics } }
