@@ -1,5 +1,6 @@
 import Foundation
 import IdentityRiskCore
+import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
 import NIOCore
@@ -122,6 +123,34 @@ struct HardeningFieldTests {
             raw.send(WireRequest(callID: 7, method: .health))
             #expect(try await raw.readResponse()?.callID == 7, "once answered, the id may be reused")
             #expect(gated.inner.count == 1, "only the first create was stored")
+        }
+    }
+    @Test("more calls in flight than maxCallsInFlightPerConnection: the extra call gets RESOURCE_EXHAUSTED with its call id; the others complete; the connection stays usable")
+    func tooManyCallsInFlight() async throws {
+        let gated = GatedStore()
+        try await withTestServer(store: gated, configure: { $0.maxCallsInFlightPerConnection = 3 }) { server in
+            let raw = try await openRaw(server)
+            for id in UInt64(1)...3 {
+                raw.send(WireRequest(callID: id, method: .create(seedDraft(id: "held-\(id)"))))
+            }
+            try await gated.waitUntilEntered(3)
+            raw.send(WireRequest(callID: 4, method: .create(seedDraft(id: "one-too-many"))))
+            let refused = try await raw.readResponse()
+            #expect(refused?.callID == 4)
+            let error = failure(refused)
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message.contains("more than 3 calls in flight") == true, "\(String(describing: error?.message))")
+            #expect(error?.retryAfterMilliseconds != nil)
+            gated.release()
+            var answered: Set<UInt64> = []
+            for _ in 0..<3 {
+                let response = try #require(try await raw.readResponse())
+                if case .create = response.result { answered.insert(response.callID) } else { Issue.record("\(response)") }
+            }
+            #expect(answered == [1, 2, 3])
+            raw.send(WireRequest(callID: 4, method: .create(seedDraft(id: "now-fits"))))
+            if case .create(let outcome) = try await raw.readResponse()?.result { #expect(outcome.event.id == "now-fits") } else { Issue.record("the retried call must be served") }
+            #expect(gated.inner.count == 4, "the refused create was not stored; the others and the retry were")
         }
     }
 }

@@ -285,6 +285,33 @@ struct SQLiteEventStoreTests {
         }
     }
 
+    @Test("a database that has become read-only: creates are answered unavailable naming the cause, nothing is stored, reads still work; writable again, creates succeed without a restart")
+    func readOnlyDatabase() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteEventStore(path: directory + "/events.sqlite")
+            let before = try event("before-ro", created: "2024-01-01T00:00:00Z")
+            _ = try await store.create(before)
+            // The writer connection refuses every write, as a read-only file would
+            // (root, which CI runs as, can write through file modes and tmpfs
+            // cannot be remounted read-only under an open database).
+            try await store.executeOnWriter("PRAGMA query_only = ON")
+            let refused = try event("during-ro", created: "2024-01-01T00:00:01Z")
+            await #expect {
+                _ = try await store.create(refused)
+            } throws: { error in
+                guard let error = error as? IdentityRiskError else { return false }
+                return error.code == .unavailable && error.message.contains("readonly") && error.message.contains("not stored")
+            }
+            #expect(try await store.get(id: refused.id) == nil, "no acknowledgement, nothing stored")
+            #expect(try await store.get(id: before.id) == before, "reads still work")
+
+            try await store.executeOnWriter("PRAGMA query_only = OFF")
+            #expect(try await store.create(refused).alreadyExisted == false, "writable again: the same create succeeds")
+            #expect(try await store.get(id: refused.id) == refused)
+            await store.close()
+        }
+    }
+
     @Test("close commits what is queued, then refuses creates and reads")
     func closeDrainsQueue() async throws {
         try await withTemporaryDirectory { directory in
