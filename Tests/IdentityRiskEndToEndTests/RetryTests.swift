@@ -10,8 +10,9 @@ import Testing
 
 /// A Unix-socket relay in front of the real server. Its first connection
 /// forwards everything to the server but only the server's 8-byte preface
-/// back, then cuts the client off: the server gets (and commits) the create,
-/// the client never sees the answer. Later connections relay both ways.
+/// back; once the server starts answering it cuts the client off: the server
+/// has committed the create, the client never sees the answer. Later
+/// connections relay both ways.
 final class CuttingRelay: Sendable {
     let path: String
     private let listener: Int32
@@ -42,17 +43,22 @@ final class CuttingRelay: Sendable {
             guard client >= 0 else { return }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)  // not into child processes of other tests
             let index = connections.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard let server = try? RawConnection(path: upstream) else { close(client); continue }
+            guard let server = try? RawConnection(path: upstream, receiveTimeoutMilliseconds: Int(scaled(10_000))) else { close(client); continue }
             let serverFD = server.fd
             // client -> server, always in full.
             Thread {
                 Self.copy(from: client, to: serverFD, limit: nil)
                 shutdown(serverFD, Int32(SHUT_WR))
             }.start()
-            // server -> client: only the preface on the first connection.
+            // server -> client: only the preface on the first connection; then wait
+            // for the first byte of the server's answer (so the server has committed
+            // the create, however slow the machine) and drop it.
             Thread {
                 Self.copy(from: serverFD, to: client, limit: index == 0 ? 8 : nil)
-                if index == 0 { Thread.sleep(forTimeInterval: 0.3) }  // let the server commit
+                if index == 0 {
+                    var answer: UInt8 = 0
+                    _ = recv(serverFD, &answer, 1, 0)  // bounded by the connection's receive timeout
+                }
                 shutdown(client, Int32(SHUT_RDWR))
                 close(client)
                 withExtendedLifetime(server) {}
