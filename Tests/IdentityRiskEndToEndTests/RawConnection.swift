@@ -12,7 +12,7 @@ import NIOCore
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(path: String, receiveTimeoutMilliseconds: Int = 3000) throws {
+    init(path: String, receiveTimeoutMilliseconds: Int = Int(scaled(3000))) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var address = sockaddr_un()
