@@ -151,16 +151,8 @@ struct HardeningAccessTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/stale.sock"
         // Bind a socket and close it without unlinking: what a killed server leaves.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(path.utf8))
-            raw[path.utf8.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let fd = makeUnixSocket()
+        let bound = withUnixAddress(path) { bind(fd, $0, $1) }
         #expect(bound == 0)
         listen(fd, 1)
         close(fd)

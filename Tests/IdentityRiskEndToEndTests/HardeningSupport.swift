@@ -67,18 +67,10 @@ func openRaw(_ server: TestServer, receiveTimeoutMilliseconds: Int = Int(scaled(
 /// `deinit` closes it again, which can close a descriptor another thread has
 /// since been given (NIO then reads a foreign descriptor and traps).
 func connects(to path: String) -> Bool {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let fd = makeUnixSocket()
     guard fd >= 0 else { return false }
     defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: Array(path.utf8))
-        raw[path.utf8.count] = 0
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    } == 0
+    return withUnixAddress(path) { connect(fd, $0, $1) } == 0
 }
 
 // MARK: processes and the machine
