@@ -65,14 +65,15 @@ final class CallTable: Sendable {
     /// for them beyond that: a store that ignores cancellation must not hold
     /// shutdown hostage (their answers go nowhere once the connection closes).
     func drain(until deadline: NIODeadline) async {
-        while count > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
+        await waitUntilEmpty(orUntil: deadline)
         let leftovers = state.withLock { $0.tasks.values.compactMap { $0 } }
         guard !leftovers.isEmpty else { return }
         for task in leftovers { task.cancel() }
-        let cancelDeadline = NIODeadline.now() + .milliseconds(100)
-        while count > 0, NIODeadline.now() < cancelDeadline {
+        await waitUntilEmpty(orUntil: .now() + .milliseconds(100))
+    }
+
+    private func waitUntilEmpty(orUntil deadline: NIODeadline) async {
+        while count > 0, NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }

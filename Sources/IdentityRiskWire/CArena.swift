@@ -58,12 +58,12 @@ final class CArena {
                 chunks.append(.allocate(byteCount: max(chunkSize, bytes + alignment), alignment: 16))
                 current = chunks.count - 1
             }
+            // A chunk starts 16-aligned, so offset 0 suits every alignment used here.
             let chunk = chunks[current]
             cursor.pointee = Cursor(base: chunk.baseAddress, capacity: chunk.count, offset: 0)
-            let start = (alignment - 1) & ~(alignment - 1)
-            if start + bytes <= chunk.count {
-                cursor.pointee.offset = start + bytes
-                return chunk.baseAddress! + start
+            if bytes <= chunk.count {
+                cursor.pointee.offset = bytes
+                return chunk.baseAddress!
             }
         }
     }
