@@ -367,6 +367,186 @@ void   identityrisk__v1__list_response__free_unpacked
   assert(message->base.descriptor == &identityrisk__v1__list_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   identityrisk__v1__update_request__init
+                     (Identityrisk__V1__UpdateRequest         *message)
+{
+  static const Identityrisk__V1__UpdateRequest init_value = IDENTITYRISK__V1__UPDATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__update_request__get_packed_size
+                     (const Identityrisk__V1__UpdateRequest *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__update_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__update_request__pack
+                     (const Identityrisk__V1__UpdateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__update_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__update_request__pack_to_buffer
+                     (const Identityrisk__V1__UpdateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__update_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__UpdateRequest *
+       identityrisk__v1__update_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__UpdateRequest *)
+     protobuf_c_message_unpack (&identityrisk__v1__update_request__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__update_request__free_unpacked
+                     (Identityrisk__V1__UpdateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__update_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identityrisk__v1__update_response__init
+                     (Identityrisk__V1__UpdateResponse         *message)
+{
+  static const Identityrisk__V1__UpdateResponse init_value = IDENTITYRISK__V1__UPDATE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__update_response__get_packed_size
+                     (const Identityrisk__V1__UpdateResponse *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__update_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__update_response__pack
+                     (const Identityrisk__V1__UpdateResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__update_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__update_response__pack_to_buffer
+                     (const Identityrisk__V1__UpdateResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__update_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__UpdateResponse *
+       identityrisk__v1__update_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__UpdateResponse *)
+     protobuf_c_message_unpack (&identityrisk__v1__update_response__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__update_response__free_unpacked
+                     (Identityrisk__V1__UpdateResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__update_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identityrisk__v1__delete_request__init
+                     (Identityrisk__V1__DeleteRequest         *message)
+{
+  static const Identityrisk__V1__DeleteRequest init_value = IDENTITYRISK__V1__DELETE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__delete_request__get_packed_size
+                     (const Identityrisk__V1__DeleteRequest *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__delete_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__delete_request__pack
+                     (const Identityrisk__V1__DeleteRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__delete_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__delete_request__pack_to_buffer
+                     (const Identityrisk__V1__DeleteRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__delete_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__DeleteRequest *
+       identityrisk__v1__delete_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__DeleteRequest *)
+     protobuf_c_message_unpack (&identityrisk__v1__delete_request__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__delete_request__free_unpacked
+                     (Identityrisk__V1__DeleteRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__delete_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identityrisk__v1__delete_response__init
+                     (Identityrisk__V1__DeleteResponse         *message)
+{
+  static const Identityrisk__V1__DeleteResponse init_value = IDENTITYRISK__V1__DELETE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__delete_response__get_packed_size
+                     (const Identityrisk__V1__DeleteResponse *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__delete_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__delete_response__pack
+                     (const Identityrisk__V1__DeleteResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__delete_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__delete_response__pack_to_buffer
+                     (const Identityrisk__V1__DeleteResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__delete_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__DeleteResponse *
+       identityrisk__v1__delete_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__DeleteResponse *)
+     protobuf_c_message_unpack (&identityrisk__v1__delete_response__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__delete_response__free_unpacked
+                     (Identityrisk__V1__DeleteResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__delete_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   identityrisk__v1__health_request__init
                      (Identityrisk__V1__HealthRequest         *message)
 {
@@ -772,7 +952,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__date_time_offset__descriptor 
   (ProtobufCMessageInit) identityrisk__v1__date_time_offset__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__identity_risk_event__field_descriptors[10] =
+static const ProtobufCFieldDescriptor identityrisk__v1__identity_risk_event__field_descriptors[11] =
 {
   {
     "id",
@@ -894,6 +1074,18 @@ static const ProtobufCFieldDescriptor identityrisk__v1__identity_risk_event__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "version",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__IdentityRiskEvent, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__identity_risk_event__field_indices_by_name[] = {
   7,   /* field[7] = closed_date_time */
@@ -906,11 +1098,12 @@ static const unsigned identityrisk__v1__identity_risk_event__field_indices_by_na
   1,   /* field[1] = user_display_name */
   9,   /* field[9] = user_id */
   2,   /* field[2] = user_principal_name */
+  10,   /* field[10] = version */
 };
 static const ProtobufCIntRange identityrisk__v1__identity_risk_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__identity_risk_event__descriptor =
 {
@@ -920,7 +1113,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__identity_risk_event__descript
   "Identityrisk__V1__IdentityRiskEvent",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__IdentityRiskEvent),
-  10,
+  11,
   identityrisk__v1__identity_risk_event__field_descriptors,
   identityrisk__v1__identity_risk_event__field_indices_by_name,
   1,  identityrisk__v1__identity_risk_event__number_ranges,
@@ -1218,6 +1411,210 @@ const ProtobufCMessageDescriptor identityrisk__v1__list_response__descriptor =
   identityrisk__v1__list_response__field_indices_by_name,
   1,  identityrisk__v1__list_response__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__list_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__update_request__field_descriptors[4] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__UpdateRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "update_mask",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Identityrisk__V1__UpdateRequest, n_update_mask),
+    offsetof(Identityrisk__V1__UpdateRequest, update_mask),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__UpdateRequest, event),
+    &identityrisk__v1__identity_risk_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "if_match",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__UpdateRequest, if_match),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__update_request__field_indices_by_name[] = {
+  2,   /* field[2] = event */
+  0,   /* field[0] = id */
+  3,   /* field[3] = if_match */
+  1,   /* field[1] = update_mask */
+};
+static const ProtobufCIntRange identityrisk__v1__update_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__update_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.UpdateRequest",
+  "UpdateRequest",
+  "Identityrisk__V1__UpdateRequest",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__UpdateRequest),
+  4,
+  identityrisk__v1__update_request__field_descriptors,
+  identityrisk__v1__update_request__field_indices_by_name,
+  1,  identityrisk__v1__update_request__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__update_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__update_response__field_descriptors[1] =
+{
+  {
+    "event",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__UpdateResponse, event),
+    &identityrisk__v1__identity_risk_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__update_response__field_indices_by_name[] = {
+  0,   /* field[0] = event */
+};
+static const ProtobufCIntRange identityrisk__v1__update_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__update_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.UpdateResponse",
+  "UpdateResponse",
+  "Identityrisk__V1__UpdateResponse",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__UpdateResponse),
+  1,
+  identityrisk__v1__update_response__field_descriptors,
+  identityrisk__v1__update_response__field_indices_by_name,
+  1,  identityrisk__v1__update_response__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__update_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__delete_request__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__DeleteRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "if_match",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__DeleteRequest, if_match),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__delete_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = if_match */
+};
+static const ProtobufCIntRange identityrisk__v1__delete_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__delete_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.DeleteRequest",
+  "DeleteRequest",
+  "Identityrisk__V1__DeleteRequest",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__DeleteRequest),
+  2,
+  identityrisk__v1__delete_request__field_descriptors,
+  identityrisk__v1__delete_request__field_indices_by_name,
+  1,  identityrisk__v1__delete_request__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__delete_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__delete_response__field_descriptors[1] =
+{
+  {
+    "deleted_version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__DeleteResponse, deleted_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__delete_response__field_indices_by_name[] = {
+  0,   /* field[0] = deleted_version */
+};
+static const ProtobufCIntRange identityrisk__v1__delete_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__delete_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.DeleteResponse",
+  "DeleteResponse",
+  "Identityrisk__V1__DeleteResponse",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__DeleteResponse),
+  1,
+  identityrisk__v1__delete_response__field_descriptors,
+  identityrisk__v1__delete_response__field_indices_by_name,
+  1,  identityrisk__v1__delete_response__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__delete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define identityrisk__v1__health_request__field_descriptors NULL
@@ -1576,7 +1973,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__status__descriptor =
   (ProtobufCMessageInit) identityrisk__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descriptors[9] =
 {
   {
     "call_id",
@@ -1662,21 +2059,47 @@ static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "update",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Request, method_case),
+    offsetof(Identityrisk__V1__Request, update),
+    &identityrisk__v1__update_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delete",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Request, method_case),
+    offsetof(Identityrisk__V1__Request, delete_),
+    &identityrisk__v1__delete_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__request__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
   6,   /* field[6] = cancel */
   2,   /* field[2] = create */
+  8,   /* field[8] = delete */
   3,   /* field[3] = get */
   5,   /* field[5] = health */
   4,   /* field[4] = list */
   1,   /* field[1] = timeout_ms */
+  7,   /* field[7] = update */
 };
 static const ProtobufCIntRange identityrisk__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 16, 2 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__request__descriptor =
 {
@@ -1686,14 +2109,14 @@ const ProtobufCMessageDescriptor identityrisk__v1__request__descriptor =
   "Identityrisk__V1__Request",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Request),
-  7,
+  9,
   identityrisk__v1__request__field_descriptors,
   identityrisk__v1__request__field_indices_by_name,
   2,  identityrisk__v1__request__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descriptors[8] =
 {
   {
     "call_id",
@@ -1767,20 +2190,47 @@ static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descript
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "update",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Response, result_case),
+    offsetof(Identityrisk__V1__Response, update),
+    &identityrisk__v1__update_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delete",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Response, result_case),
+    offsetof(Identityrisk__V1__Response, delete_),
+    &identityrisk__v1__delete_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__response__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
   2,   /* field[2] = create */
+  7,   /* field[7] = delete */
   3,   /* field[3] = get */
   5,   /* field[5] = health */
   4,   /* field[4] = list */
   1,   /* field[1] = status */
+  6,   /* field[6] = update */
 };
-static const ProtobufCIntRange identityrisk__v1__response__number_ranges[2 + 1] =
+static const ProtobufCIntRange identityrisk__v1__response__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 16, 2 },
-  { 0, 6 }
+  { 21, 6 },
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__response__descriptor =
 {
@@ -1790,10 +2240,10 @@ const ProtobufCMessageDescriptor identityrisk__v1__response__descriptor =
   "Identityrisk__V1__Response",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Response),
-  6,
+  8,
   identityrisk__v1__response__field_descriptors,
   identityrisk__v1__response__field_indices_by_name,
-  2,  identityrisk__v1__response__number_ranges,
+  3,  identityrisk__v1__response__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

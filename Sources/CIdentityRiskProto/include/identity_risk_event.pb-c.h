@@ -23,6 +23,10 @@ typedef struct Identityrisk__V1__GetRequest Identityrisk__V1__GetRequest;
 typedef struct Identityrisk__V1__GetResponse Identityrisk__V1__GetResponse;
 typedef struct Identityrisk__V1__ListRequest Identityrisk__V1__ListRequest;
 typedef struct Identityrisk__V1__ListResponse Identityrisk__V1__ListResponse;
+typedef struct Identityrisk__V1__UpdateRequest Identityrisk__V1__UpdateRequest;
+typedef struct Identityrisk__V1__UpdateResponse Identityrisk__V1__UpdateResponse;
+typedef struct Identityrisk__V1__DeleteRequest Identityrisk__V1__DeleteRequest;
+typedef struct Identityrisk__V1__DeleteResponse Identityrisk__V1__DeleteResponse;
 typedef struct Identityrisk__V1__HealthRequest Identityrisk__V1__HealthRequest;
 typedef struct Identityrisk__V1__HealthResponse Identityrisk__V1__HealthResponse;
 typedef struct Identityrisk__V1__CancelRequest Identityrisk__V1__CancelRequest;
@@ -139,7 +143,8 @@ struct  Identityrisk__V1__DateTimeOffset
 
 
 /*
- * microsoft.graph.identityRiskEvent (beta). All ten properties.
+ * microsoft.graph.identityRiskEvent (beta). All ten properties, plus the
+ * record's version (its etag).
  * proto3 strings have no presence: an empty string means "not set".
  */
 struct  Identityrisk__V1__IdentityRiskEvent
@@ -158,10 +163,16 @@ struct  Identityrisk__V1__IdentityRiskEvent
    */
   Identityrisk__V1__DateTimeOffset *created_date_time;
   char *user_id;
+  /*
+   * Read-only: the stored record's version, 1 at create and one more for every
+   * update that changed something (JSON: "@odata.etag": "W/\"<version>\"").
+   * Set by the server in every answer; 0 (unset) in requests.
+   */
+  uint64_t version;
 };
 #define IDENTITYRISK__V1__IDENTITY_RISK_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__identity_risk_event__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, IDENTITYRISK__V1__RISK_LEVEL__RISK_LEVEL_UNSPECIFIED, IDENTITYRISK__V1__RISK_EVENT_STATUS__RISK_EVENT_STATUS_UNSPECIFIED, NULL, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, IDENTITYRISK__V1__RISK_LEVEL__RISK_LEVEL_UNSPECIFIED, IDENTITYRISK__V1__RISK_EVENT_STATUS__RISK_EVENT_STATUS_UNSPECIFIED, NULL, NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -260,6 +271,81 @@ struct  Identityrisk__V1__ListResponse
     , 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * PATCH /identityRiskEvents/{id}: changes the properties named in update_mask.
+ */
+struct  Identityrisk__V1__UpdateRequest
+{
+  ProtobufCMessage base;
+  char *id;
+  /*
+   * The properties to change, by Graph camelCase name ("riskEventStatus",
+   * "closedDateTime", ...), each at most once. Each takes its value from
+   * `event`; a named property that is unset in `event` is cleared (allowed for
+   * userDisplayName and closedDateTime only). Properties not named keep their
+   * values; a property set in `event` but not named is refused. "id" and
+   * "createdDateTime" are read-only. An empty mask changes nothing.
+   */
+  size_t n_update_mask;
+  char **update_mask;
+  /*
+   * New values for the named properties; id, created_date_time and version must be unset.
+   */
+  Identityrisk__V1__IdentityRiskEvent *event;
+  /*
+   * Optimistic concurrency: the version the client last saw (its etag). If the
+   * stored version differs, FAILED_PRECONDITION and nothing changes. 0: no check.
+   */
+  uint64_t if_match;
+};
+#define IDENTITYRISK__V1__UPDATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__update_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, NULL, 0 }
+
+
+struct  Identityrisk__V1__UpdateResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The record as stored after the update (version increased if anything changed).
+   */
+  Identityrisk__V1__IdentityRiskEvent *event;
+};
+#define IDENTITYRISK__V1__UPDATE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__update_response__descriptor) \
+    , NULL }
+
+
+/*
+ * DELETE /identityRiskEvents/{id}.
+ */
+struct  Identityrisk__V1__DeleteRequest
+{
+  ProtobufCMessage base;
+  char *id;
+  /*
+   * As UpdateRequest.if_match: 0 = no check.
+   */
+  uint64_t if_match;
+};
+#define IDENTITYRISK__V1__DELETE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__delete_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Identityrisk__V1__DeleteResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The version the record had when it was deleted.
+   */
+  uint64_t deleted_version;
+};
+#define IDENTITYRISK__V1__DELETE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__delete_response__descriptor) \
+    , 0 }
+
+
 struct  Identityrisk__V1__HealthRequest
 {
   ProtobufCMessage base;
@@ -354,7 +440,9 @@ typedef enum {
   IDENTITYRISK__V1__REQUEST__METHOD_GET = 17,
   IDENTITYRISK__V1__REQUEST__METHOD_LIST = 18,
   IDENTITYRISK__V1__REQUEST__METHOD_HEALTH = 19,
-  IDENTITYRISK__V1__REQUEST__METHOD_CANCEL = 20
+  IDENTITYRISK__V1__REQUEST__METHOD_CANCEL = 20,
+  IDENTITYRISK__V1__REQUEST__METHOD_UPDATE = 21,
+  IDENTITYRISK__V1__REQUEST__METHOD_DELETE = 22
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__REQUEST__METHOD__CASE)
 } Identityrisk__V1__Request__MethodCase;
 
@@ -376,11 +464,12 @@ struct  Identityrisk__V1__Request
     Identityrisk__V1__GetRequest *get;
     Identityrisk__V1__ListRequest *list;
     Identityrisk__V1__HealthRequest *health;
-    /*
-     * 21..63 reserved for future unary methods (batch create, update);
-     * 64..127 for streaming (watch).
-     */
     Identityrisk__V1__CancelRequest *cancel;
+    Identityrisk__V1__UpdateRequest *update;
+    /*
+     * 23..63 reserved for future unary methods; 64..127 for server-streaming ones (watch).
+     */
+    Identityrisk__V1__DeleteRequest *delete_;
   };
 };
 #define IDENTITYRISK__V1__REQUEST__INIT \
@@ -393,7 +482,9 @@ typedef enum {
   IDENTITYRISK__V1__RESPONSE__RESULT_CREATE = 16,
   IDENTITYRISK__V1__RESPONSE__RESULT_GET = 17,
   IDENTITYRISK__V1__RESPONSE__RESULT_LIST = 18,
-  IDENTITYRISK__V1__RESPONSE__RESULT_HEALTH = 19
+  IDENTITYRISK__V1__RESPONSE__RESULT_HEALTH = 19,
+  IDENTITYRISK__V1__RESPONSE__RESULT_UPDATE = 21,
+  IDENTITYRISK__V1__RESPONSE__RESULT_DELETE = 22
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__RESPONSE__RESULT__CASE)
 } Identityrisk__V1__Response__ResultCase;
 
@@ -411,6 +502,8 @@ struct  Identityrisk__V1__Response
     Identityrisk__V1__GetResponse *get;
     Identityrisk__V1__ListResponse *list;
     Identityrisk__V1__HealthResponse *health;
+    Identityrisk__V1__UpdateResponse *update;
+    Identityrisk__V1__DeleteResponse *delete_;
   };
 };
 #define IDENTITYRISK__V1__RESPONSE__INIT \
@@ -569,6 +662,82 @@ Identityrisk__V1__ListResponse *
                       const uint8_t       *data);
 void   identityrisk__v1__list_response__free_unpacked
                      (Identityrisk__V1__ListResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identityrisk__V1__UpdateRequest methods */
+void   identityrisk__v1__update_request__init
+                     (Identityrisk__V1__UpdateRequest         *message);
+size_t identityrisk__v1__update_request__get_packed_size
+                     (const Identityrisk__V1__UpdateRequest   *message);
+size_t identityrisk__v1__update_request__pack
+                     (const Identityrisk__V1__UpdateRequest   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__update_request__pack_to_buffer
+                     (const Identityrisk__V1__UpdateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__UpdateRequest *
+       identityrisk__v1__update_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__update_request__free_unpacked
+                     (Identityrisk__V1__UpdateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identityrisk__V1__UpdateResponse methods */
+void   identityrisk__v1__update_response__init
+                     (Identityrisk__V1__UpdateResponse         *message);
+size_t identityrisk__v1__update_response__get_packed_size
+                     (const Identityrisk__V1__UpdateResponse   *message);
+size_t identityrisk__v1__update_response__pack
+                     (const Identityrisk__V1__UpdateResponse   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__update_response__pack_to_buffer
+                     (const Identityrisk__V1__UpdateResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__UpdateResponse *
+       identityrisk__v1__update_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__update_response__free_unpacked
+                     (Identityrisk__V1__UpdateResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identityrisk__V1__DeleteRequest methods */
+void   identityrisk__v1__delete_request__init
+                     (Identityrisk__V1__DeleteRequest         *message);
+size_t identityrisk__v1__delete_request__get_packed_size
+                     (const Identityrisk__V1__DeleteRequest   *message);
+size_t identityrisk__v1__delete_request__pack
+                     (const Identityrisk__V1__DeleteRequest   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__delete_request__pack_to_buffer
+                     (const Identityrisk__V1__DeleteRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__DeleteRequest *
+       identityrisk__v1__delete_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__delete_request__free_unpacked
+                     (Identityrisk__V1__DeleteRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identityrisk__V1__DeleteResponse methods */
+void   identityrisk__v1__delete_response__init
+                     (Identityrisk__V1__DeleteResponse         *message);
+size_t identityrisk__v1__delete_response__get_packed_size
+                     (const Identityrisk__V1__DeleteResponse   *message);
+size_t identityrisk__v1__delete_response__pack
+                     (const Identityrisk__V1__DeleteResponse   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__delete_response__pack_to_buffer
+                     (const Identityrisk__V1__DeleteResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__DeleteResponse *
+       identityrisk__v1__delete_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__delete_response__free_unpacked
+                     (Identityrisk__V1__DeleteResponse *message,
                       ProtobufCAllocator *allocator);
 /* Identityrisk__V1__HealthRequest methods */
 void   identityrisk__v1__health_request__init
@@ -729,6 +898,18 @@ typedef void (*Identityrisk__V1__ListRequest_Closure)
 typedef void (*Identityrisk__V1__ListResponse_Closure)
                  (const Identityrisk__V1__ListResponse *message,
                   void *closure_data);
+typedef void (*Identityrisk__V1__UpdateRequest_Closure)
+                 (const Identityrisk__V1__UpdateRequest *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__UpdateResponse_Closure)
+                 (const Identityrisk__V1__UpdateResponse *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__DeleteRequest_Closure)
+                 (const Identityrisk__V1__DeleteRequest *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__DeleteResponse_Closure)
+                 (const Identityrisk__V1__DeleteResponse *message,
+                  void *closure_data);
 typedef void (*Identityrisk__V1__HealthRequest_Closure)
                  (const Identityrisk__V1__HealthRequest *message,
                   void *closure_data);
@@ -768,6 +949,10 @@ extern const ProtobufCMessageDescriptor identityrisk__v1__get_request__descripto
 extern const ProtobufCMessageDescriptor identityrisk__v1__get_response__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__list_request__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__list_response__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__update_request__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__update_response__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__delete_request__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__delete_response__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__health_response__descriptor;
 extern const ProtobufCEnumDescriptor    identityrisk__v1__health_response__serving_status__descriptor;
