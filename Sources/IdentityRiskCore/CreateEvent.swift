@@ -11,7 +11,7 @@ public struct CreateEvent: Sendable {
         self.clock = clock
     }
 
-    public func callAsFunction(_ draft: IdentityRiskEventDraft) async throws -> CreateOutcome {
+    public func callAsFunction(_ draft: IdentityRiskEventDraft) async throws(IdentityRiskError) -> CreateOutcome {
         try await store.create(prepare(draft))
     }
 

@@ -1,52 +1,64 @@
-/// Where records live. Implementations: `SQLiteEventStore` (durable, the
-/// default), `MemoryEventStore` (tests and benchmarks; not durable); a
-/// networked database implements the same contract.
+public import ServiceLifecycle
+
+/// Where records live. Implementations (IdentityRiskStore): `SQLiteEventStore`
+/// (durable, the default), `MemoryEventStore` (tests and benchmarks; not
+/// durable); a networked database implements the same contract. One
+/// conformance suite (Tests/IdentityRiskStoreTests/StoreConformance*) runs
+/// against every store.
+///
+/// A store is a swift-service-lifecycle `Service`: put it in the
+/// `ServiceGroup` before the server. `run()` keeps it open until graceful
+/// shutdown, then finishes what is queued (every queued write is committed
+/// and answered) and closes it; calls after that throw `unavailable`.
 ///
 /// Contract:
-/// - `create` returns only once the record is as durable as the store promises
-///   (for SQLite: committed with a full fsync).
+/// - Writes (`create`, `replace`, `delete`) return only once the change is as
+///   durable as the store promises (SQLite: committed with a full fsync). A
+///   write that failed changed nothing.
 /// - Ids are unique. Creating an id that exists with the same content
 ///   (``IdentityRiskEvent/hasSameContent(as:)``) returns the stored record with
-///   `alreadyExisted == true`; with other content it throws `alreadyExists`.
-///   A stored record is never overwritten.
+///   `alreadyExisted == true`; with other content it throws ``IdentityRiskError/conflict(id:)``.
+///   A stored record is never overwritten by a create. New records have version 1.
+/// - A deleted id stays deleted: `get` and `list` no longer see it, `replace`
+///   and `delete` throw `notFound`, and `create` with it throws
+///   ``IdentityRiskError/deletedID(_:)`` (never the old record, never a new one).
+/// - `replace` and `delete` compare versions: a stored version other than the
+///   expected one throws ``IdentityRiskError/versionMismatch(id:expected:stored:)``
+///   and changes nothing.
 /// - Errors are ``IdentityRiskError``: `resourceExhausted` when the store's
 ///   queue is full, `unavailable` when it is closed or cannot write.
-public protocol EventStore: Sendable {
+public protocol EventStore: Service {
     /// `"memory"`, `"sqlite"`, ...: reported by Health.
     var kind: String { get }
 
-    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome
-
-    /// The same create, answered through `completion` (exactly once, on any
-    /// thread; possibly before this returns). Event-loop callers use it to avoid
-    /// a task per call. The default runs ``create(_:)`` in a task; stores that
-    /// can answer without suspending, or from their own writer thread, override it.
+    /// Stores `event` (version 1) and answers through `completion`, exactly once,
+    /// on any thread, possibly before this returns. This is every store's native
+    /// form: event-loop callers need no task per create. Once accepted, a
+    /// create is not abandoned; its answer is what was committed.
     func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void)
 
-    /// `true` when the completion-handler create is the store's native form
-    /// (it answers inline or from its own thread). Callers then prefer it; for
-    /// other stores they run ``create(_:)`` in a task they can cancel.
-    var answersCreatesByCompletion: Bool { get }
-
-    func get(id: String) async throws -> IdentityRiskEvent?
+    func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent?
 
     /// One page of records matching `query`, in its order.
-    func list(_ query: ListQuery) async throws -> ListPage
+    func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage
+
+    /// Replaces the stored record `event.id` with `event` if its stored version
+    /// is `expectedVersion`; `event.version` must be `expectedVersion + 1` and
+    /// its `createdDateTime` the stored one. Returns the record as stored.
+    func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent
+
+    /// Deletes `id` (if its version is `expectedVersion`, when given) and
+    /// returns the version it had. It leaves a tombstone so the id is never reused.
+    func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64
 }
 
 extension EventStore {
-    public var answersCreatesByCompletion: Bool { false }
-
-    public func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
-        Task {
-            do {
-                completion(.success(try await create(event)))
-            } catch let error as IdentityRiskError {
-                completion(.failure(error))
-            } catch {
-                completion(.failure(IdentityRiskError(code: .internal, message: "the store failed: \(error)")))
-            }
+    /// The create, awaited.
+    public func create(_ event: IdentityRiskEvent) async throws(IdentityRiskError) -> CreateOutcome {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<CreateOutcome, IdentityRiskError>, Never>) in
+            create(event) { continuation.resume(returning: $0) }
         }
+        return try result.get()
     }
 }
 
@@ -72,4 +84,35 @@ extension IdentityRiskError {
             target: "id"
         )
     }
+
+    /// A create of an id whose record was deleted: refused, so that a late retry
+    /// of the original create can never bring a deleted event back.
+    public static func deletedID(_ id: String) -> IdentityRiskError {
+        IdentityRiskError(
+            code: .alreadyExists,
+            message: "the identityRiskEvent with id '\(id)' was deleted; ids of deleted events are never reused "
+                + "(so a retried create cannot bring it back); create it with a new id",
+            target: "id",
+            innerCode: "DeletedID"
+        )
+    }
+
+    /// No record with `id` (never created, or deleted).
+    public static func notFound(id: String) -> IdentityRiskError {
+        IdentityRiskError(code: .notFound, message: "no identityRiskEvent with id '\(id)'", target: "id")
+    }
+
+    /// The stored version is not the one the caller expected (HTTP 412).
+    public static func versionMismatch(id: String, expected: UInt64, stored: UInt64) -> IdentityRiskError {
+        IdentityRiskError(
+            code: .failedPrecondition,
+            message: "identityRiskEvent '\(id)' is at version \(ETag(version: stored)), not \(ETag(version: expected)); "
+                + "it changed since you read it: get it again, then retry with its new etag",
+            target: "ifMatch",
+            innerCode: "VersionMismatch"
+        )
+    }
+
+    /// Whether this is ``versionMismatch(id:expected:stored:)``.
+    public var isVersionMismatch: Bool { code == .failedPrecondition && innerCode == "VersionMismatch" }
 }

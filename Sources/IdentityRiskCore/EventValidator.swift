@@ -23,52 +23,65 @@ public struct EventValidator: Sendable {
     ) throws(IdentityRiskError) -> IdentityRiskEvent {
         var violations = draft.decodingViolations
         let decoded = Set(violations.map(\.field))
+        var id: String?, displayName: String?, upn: String?, riskEventType: String?, userId: String?
+        var riskEventDateTime: DateTimeOffset?, closedDateTime: DateTimeOffset?
+        var riskLevel: RiskLevel?, status: RiskEventStatus?
 
-        func text(_ value: String?, _ field: String, max: Int, required: Bool) -> String? {
+        func missing(_ property: EventProperty) {
+            guard property.isRequiredOnCreate, !decoded.contains(property.graphName) else { return }
+            let what = switch property.kind {
+            case .text: "is required and must not be empty"
+            case .dateTime: "is required; expected \(DateTimeOffset.formatDescription)"
+            case .riskLevel: "is required; allowed values: \(RiskLevel.allowedValues)"
+            case .riskEventStatus: "is required; allowed values: \(RiskEventStatus.allowedValues)"
+            }
+            violations.append(FieldViolation(field: property.graphName, description: what))
+        }
+        func text(_ value: String?, _ property: EventProperty) -> String? {
             guard let value, !value.isEmpty else {
-                if required, !decoded.contains(field) {
-                    violations.append(FieldViolation(field: field, description: "is required and must not be empty"))
+                missing(property)
+                return nil
+            }
+            let problem = property == .id
+                ? Self.idProblem(value, maxBytes: limits.maxIDBytes)
+                : Self.textProblem(value, maxBytes: property.maxBytes(limits) ?? 0)
+            if let problem {
+                violations.append(FieldViolation(field: property.graphName, description: problem))
+                return nil
+            }
+            return value
+        }
+        func value<T>(_ value: T?, _ property: EventProperty) -> T? {
+            if value == nil { missing(property) }
+            return value
+        }
+        // Every property, in Graph's order; the switch is exhaustive, so a new
+        // property does not compile until its rule is written here.
+        for property in EventProperty.allCases {
+            switch property {
+            case .id: id = text(draft.id, property)
+            case .userDisplayName: displayName = text(draft.userDisplayName, property)
+            case .userPrincipalName: upn = text(draft.userPrincipalName, property)
+            case .riskEventDateTime: riskEventDateTime = value(draft.riskEventDateTime, property)
+            case .riskEventType: riskEventType = text(draft.riskEventType, property)
+            case .riskLevel: riskLevel = value(draft.riskLevel, property)
+            case .riskEventStatus: status = value(draft.riskEventStatus, property)
+            case .closedDateTime:
+                closedDateTime = draft.closedDateTime
+            case .createdDateTime:
+                if draft.createdDateTime != nil {
+                    violations.append(FieldViolation(
+                        field: property.graphName,
+                        description: "is read-only and set by the server when the event is created; omit it",
+                        innerCode: "ReadOnlyProperty"
+                    ))
                 }
-                return nil
-            }
-            if let problem = Self.textProblem(value, maxBytes: max) {
-                violations.append(FieldViolation(field: field, description: problem))
-                return nil
-            }
-            return value
-        }
-        func required<T>(_ value: T?, _ field: String, _ what: @autoclosure () -> String) -> T? {
-            if value == nil, !decoded.contains(field) {
-                violations.append(FieldViolation(field: field, description: "is required; \(what())"))
-            }
-            return value
-        }
-
-        var id: String?
-        if let given = draft.id, !given.isEmpty {
-            if let problem = Self.idProblem(given, maxBytes: limits.maxIDBytes) {
-                violations.append(FieldViolation(field: "id", description: problem))
-            } else {
-                id = given
+            case .userId: userId = text(draft.userId, property)
             }
         }
-        let displayName = text(draft.userDisplayName, "userDisplayName", max: limits.maxUserDisplayNameBytes, required: false)
-        let upn = text(draft.userPrincipalName, "userPrincipalName", max: limits.maxUserPrincipalNameBytes, required: true)
-        let riskEventDateTime = required(draft.riskEventDateTime, "riskEventDateTime", "expected \(DateTimeOffset.formatDescription)")
-        let riskEventType = text(draft.riskEventType, "riskEventType", max: limits.maxRiskEventTypeBytes, required: true)
-        let riskLevel = required(draft.riskLevel, "riskLevel", "allowed values: \(RiskLevel.allowedValues)")
-        let status = required(draft.riskEventStatus, "riskEventStatus", "allowed values: \(RiskEventStatus.allowedValues)")
-        let userId = text(draft.userId, "userId", max: limits.maxUserIDBytes, required: true)
-        if draft.createdDateTime != nil {
+        if let closed = closedDateTime, let risk = riskEventDateTime, closed.instantTicks < risk.instantTicks {
             violations.append(FieldViolation(
-                field: "createdDateTime",
-                description: "is read-only and set by the server when the event is created; omit it",
-                innerCode: "ReadOnlyProperty"
-            ))
-        }
-        if let closed = draft.closedDateTime, let risk = riskEventDateTime, closed.instantTicks < risk.instantTicks {
-            violations.append(FieldViolation(
-                field: "closedDateTime",
+                field: EventProperty.closedDateTime.graphName,
                 description: "\(closed) is before riskEventDateTime \(risk); an event cannot close before it happens"
             ))
         }
@@ -85,7 +98,7 @@ public struct EventValidator: Sendable {
             riskEventType: riskEventType,
             riskLevel: riskLevel,
             riskEventStatus: status,
-            closedDateTime: draft.closedDateTime,
+            closedDateTime: closedDateTime,
             createdDateTime: createdDateTime,
             userId: userId
         )

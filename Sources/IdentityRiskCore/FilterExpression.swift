@@ -15,21 +15,8 @@ public indirect enum FilterExpression: Sendable, Hashable {
     }
 }
 
-/// A filterable property and the kind of literal it compares with.
-public enum FilterProperty: String, Sendable, Hashable, CaseIterable {
-    case id
-    case userId
-    case userPrincipalName
-    case userDisplayName
-    case riskEventType
-    case riskLevel
-    case riskEventStatus
-    case createdDateTime
-    case riskEventDateTime
-    case closedDateTime
-
-    public static let allowedNames = allCases.map(\.rawValue).joined(separator: ", ")
-}
+/// Every property of the record is filterable (``EventProperty``).
+public typealias FilterProperty = EventProperty
 
 public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
     case eq, ne, gt, ge, lt, le
@@ -57,35 +44,23 @@ public struct FilterComparison: Sendable, Hashable {
 
     /// Strings compare by their UTF-8 bytes (no Unicode normalisation), as
     /// SQLite's BINARY and PostgreSQL's `COLLATE "C"` do, so every store agrees.
+    /// An absent optional property matches only `ne` a value, and `eq null`.
     public func matches(_ event: IdentityRiskEvent) -> Bool {
-        switch (property, value) {
-        case (.id, .string(let s)): return compareBytes(event.id, s)
-        case (.userId, .string(let s)): return compareBytes(event.userId, s)
-        case (.userPrincipalName, .string(let s)): return compareBytes(event.userPrincipalName, s)
-        case (.riskEventType, .string(let s)): return compareBytes(event.riskEventType, s)
-        case (.userDisplayName, .string(let s)):
-            guard let name = event.userDisplayName else { return op == .ne }
-            return compareBytes(name, s)
-        case (.userDisplayName, .null): return nullCompare(event.userDisplayName == nil)
-        case (.riskLevel, .riskLevel(let l)): return compare(Self.rank(event.riskLevel), Self.rank(l))
-        case (.riskEventStatus, .riskEventStatus(let s)): return compare(Self.rank(event.riskEventStatus), Self.rank(s))
-        case (.createdDateTime, .dateTime(let d)): return compare(event.createdDateTime.instantTicks, d.instantTicks)
-        case (.riskEventDateTime, .dateTime(let d)): return compare(event.riskEventDateTime.instantTicks, d.instantTicks)
-        case (.closedDateTime, .dateTime(let d)):
-            guard let closed = event.closedDateTime else { return op == .ne }
-            return compare(closed.instantTicks, d.instantTicks)
-        case (.closedDateTime, .null): return nullCompare(event.closedDateTime == nil)
-        default: return false
+        let actual = event[property]
+        switch (actual, value) {
+        case (_, .null): return op == .eq ? actual == nil : actual != nil
+        case (nil, _): return op == .ne
+        case (.text(let a)?, .string(let b)): return compareBytes(a, b)
+        case (.riskLevel(let a)?, .riskLevel(let b)): return compare(a.wireNumber, b.wireNumber)
+        case (.riskEventStatus(let a)?, .riskEventStatus(let b)): return compare(a.wireNumber, b.wireNumber)
+        case (.dateTime(let a)?, .dateTime(let b)): return compare(a.instantTicks, b.instantTicks)
+        default: return false  // a literal of another kind: the parser never builds one
         }
     }
 
-    private func nullCompare(_ isNull: Bool) -> Bool {
-        op == .eq ? isNull : !isNull
-    }
-
-    /// Enum members order by their declaration (and wire number), as in OData.
-    static func rank(_ level: RiskLevel) -> Int { RiskLevel.allCases.firstIndex(of: level)! }
-    static func rank(_ status: RiskEventStatus) -> Int { RiskEventStatus.allCases.firstIndex(of: status)! }
+    /// Enum members order by their wire number, as in OData (declaration order in Graph).
+    static func rank(_ level: RiskLevel) -> Int { Int(level.wireNumber) }
+    static func rank(_ status: RiskEventStatus) -> Int { Int(status.wireNumber) }
 
     private func compareBytes(_ lhs: String, _ rhs: String) -> Bool {
         let equal = lhs.utf8.elementsEqual(rhs.utf8)

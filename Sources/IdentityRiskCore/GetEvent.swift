@@ -6,16 +6,19 @@ public struct GetEvent: Sendable {
         self.store = store
     }
 
-    public func callAsFunction(id: String) async throws -> IdentityRiskEvent {
+    public func callAsFunction(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent {
+        try Self.checkID(id)
+        guard let event = try await store.get(id: id) else { throw .notFound(id: id) }
+        return event
+    }
+
+    /// The checks every call naming a record by id makes first.
+    static func checkID(_ id: String) throws(IdentityRiskError) {
         if id.isEmpty {
-            throw IdentityRiskError.invalid([FieldViolation(field: "id", description: "is required and must not be empty")])
+            throw .invalid([FieldViolation(field: "id", description: "is required and must not be empty")])
         }
         if let problem = EventValidator.idProblem(id) {
-            throw IdentityRiskError.invalid([FieldViolation(field: "id", description: problem)])
+            throw .invalid([FieldViolation(field: "id", description: problem)])
         }
-        guard let event = try await store.get(id: id) else {
-            throw IdentityRiskError(code: .notFound, message: "no identityRiskEvent with id '\(id)'", target: "id")
-        }
-        return event
     }
 }

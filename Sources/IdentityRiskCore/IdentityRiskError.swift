@@ -29,7 +29,8 @@ public struct IdentityRiskError: Error, Sendable, Hashable, CustomStringConverti
         /// Graph's `error.code` for this code.
         public var graphCode: String {
             switch value {
-            case .invalidArgument, .failedPrecondition: "invalidRequest"
+            case .invalidArgument: "invalidRequest"
+            case .failedPrecondition: "preconditionFailed"
             case .notFound: "itemNotFound"
             case .alreadyExists: "nameAlreadyExists"
             case .resourceExhausted: "activityLimitReached"
@@ -45,7 +46,8 @@ public struct IdentityRiskError: Error, Sendable, Hashable, CustomStringConverti
         /// The HTTP status Graph would answer with.
         public var httpStatus: Int {
             switch value {
-            case .invalidArgument, .failedPrecondition: 400
+            case .invalidArgument: 400
+            case .failedPrecondition: 412
             case .notFound: 404
             case .alreadyExists: 409
             case .resourceExhausted: 429

@@ -46,18 +46,11 @@ public struct IdentityRiskEventDraft: Sendable, Hashable {
     }
 
     /// A draft holding exactly the client-supplied properties of `event`
-    /// (no `createdDateTime`), e.g. to retry a create.
+    /// (no `createdDateTime`, no version), e.g. to retry a create or to merge an update into.
     public init(_ event: IdentityRiskEvent) {
-        self.init(
-            id: event.id,
-            userDisplayName: event.userDisplayName,
-            userPrincipalName: event.userPrincipalName,
-            riskEventDateTime: event.riskEventDateTime,
-            riskEventType: event.riskEventType,
-            riskLevel: event.riskLevel,
-            riskEventStatus: event.riskEventStatus,
-            closedDateTime: event.closedDateTime,
-            userId: event.userId
-        )
+        self.init()
+        for property in EventProperty.allCases where property != .createdDateTime {
+            self[property] = event[property]
+        }
     }
 }

@@ -33,7 +33,7 @@ public struct ListEvents: Sendable {
         }
     }
 
-    public func callAsFunction(_ request: Request) async throws -> Response {
+    public func callAsFunction(_ request: Request) async throws(IdentityRiskError) -> Response {
         let query = try Self.query(for: request)
         let page = try await store.list(query)
         let token = page.next.map { PageToken(order: request.order, filter: request.filter, cursor: $0).encoded } ?? ""

@@ -1,11 +1,26 @@
 /// The order of a list (Graph `$orderby`). Ties break on `id` ascending.
-public enum ListOrder: String, Sendable, Hashable, CaseIterable {
+public enum ListOrder: String, WireNumberedEnum {
     case createdAscending = "createdDateTime asc"
     case createdDescending = "createdDateTime desc"
     case riskEventAscending = "riskEventDateTime asc"
     case riskEventDescending = "riskEventDateTime desc"
 
     public var isDescending: Bool { self == .createdDescending || self == .riskEventDescending }
+
+    /// The explicit `identityrisk.v1.OrderBy` number (0 on the wire means the default, created ascending).
+    public var wireNumber: UInt32 {
+        switch self {
+        case .createdAscending: 1
+        case .createdDescending: 2
+        case .riskEventAscending: 3
+        case .riskEventDescending: 4
+        }
+    }
+
+    public init?(wireNumber number: UInt32) {
+        guard let found = Self.allCases.first(where: { $0.wireNumber == number }) else { return nil }
+        self = found
+    }
 
     /// The instant this order sorts `event` by.
     public func sortKey(_ event: IdentityRiskEvent) -> Int64 {

@@ -107,16 +107,13 @@ extension FilterProperty {
     enum LiteralKind { case string, riskLevel, riskEventStatus, dateTime }
 
     var literalKind: LiteralKind {
-        switch self {
-        case .id, .userId, .userPrincipalName, .userDisplayName, .riskEventType: .string
+        switch kind {
+        case .text: .string
         case .riskLevel: .riskLevel
         case .riskEventStatus: .riskEventStatus
-        case .createdDateTime, .riskEventDateTime, .closedDateTime: .dateTime
+        case .dateTime: .dateTime
         }
     }
-
-    /// Whether the property may be `null` (and so compared with `null`).
-    var isNullable: Bool { self == .userDisplayName || self == .closedDateTime }
 
     /// The literal this property takes, for error messages.
     var expectedLiteral: String {
