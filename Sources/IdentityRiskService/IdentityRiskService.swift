@@ -1,0 +1,48 @@
+public import IdentityRiskCore
+public import Logging
+
+/// The handlers of every method in ``IdentityRiskMethods``, over the Core use
+/// cases: what a transport serves.
+///
+/// Create keeps the fast path: validated and handed to the store's completion
+/// form on the caller's thread (the memory store answers inline, SQLite from
+/// its writer thread after the group commit), with no task. Get, list, update
+/// and delete run in a task that the call's cancellation cancels.
+public struct IdentityRiskService: Sendable {
+    public let router: RPCRouter
+
+    public init(
+        store: any EventStore,
+        clock: any EventClock = SystemEventClock(),
+        validator: EventValidator = EventValidator(),
+        health: @escaping @Sendable () -> HealthStatus,
+        logger: Logger
+    ) {
+        let createEvent = CreateEvent(store: store, validator: validator, clock: clock)
+        let getEvent = GetEvent(store: store)
+        let listEvents = ListEvents(store: store)
+        let updateEvent = UpdateEvent(store: store, validator: validator)
+        let deleteEvent = DeleteEvent(store: store)
+        var router = RPCRouter()
+        router.register(IdentityRiskMethods.Create.self) { draft, _, writer in
+            createEvent(draft) { writer.respond($0) }
+        }
+        router.registerUnary(IdentityRiskMethods.Get.self) { id, _ throws(IdentityRiskError) in
+            try await getEvent(id: id)
+        }
+        router.registerUnary(IdentityRiskMethods.List.self) { request, _ throws(IdentityRiskError) in
+            try await listEvents(request)
+        }
+        router.register(IdentityRiskMethods.Health.self) { _, _, writer in
+            writer.respond(.success(health()))
+        }
+        router.registerUnary(IdentityRiskMethods.Update.self) { request, _ throws(IdentityRiskError) in
+            try await updateEvent(request)
+        }
+        router.registerUnary(IdentityRiskMethods.Delete.self) { request, _ throws(IdentityRiskError) in
+            try await deleteEvent(request)
+        }
+        self.router = router
+        _ = logger
+    }
+}
