@@ -8,8 +8,9 @@ import IdentityRiskCore
 import Logging
 import Synchronization
 
-/// The write side of ``SQLiteEventStore``: a bounded queue of creates and one
-/// long-lived writer thread that commits them in groups.
+/// The write side of ``SQLiteEventStore``: a bounded queue of writes (creates,
+/// replaces, deletes: ``SQLiteWrite``) and one long-lived writer thread that
+/// commits them in groups.
 ///
 /// Why a dedicated thread: GRDB's `DatabasePool` write API blocks its caller
 /// for the whole transaction, fsync included (milliseconds). On a thread of its
@@ -19,26 +20,19 @@ import Synchronization
 /// semaphore signal, the thread wakes, runs the transaction on itself (GRDB's
 /// serial writer queue executes `sync` work on the calling thread) and resumes
 /// the caller's continuation; no task or queue hops in between. Under load
-/// batching is automatic: while one transaction commits, new creates pile up
+/// batching is automatic: while one transaction commits, new writes pile up
 /// in the queue and the next loop iteration takes all of them (up to
 /// `maxBatchSize`) into one transaction: one fsync for the whole group, and no
-/// artificial delay for anyone.
+/// artificial delay for anyone. Writes apply in queue order (`SQLiteBatch`).
 ///
-/// Memory is bounded: at most `maxQueuedCreates` creates wait in the queue (a
-/// create beyond that is refused with `resourceExhausted` at once) plus at most
+/// Memory is bounded: at most `maxQueuedWrites` writes wait in the queue (a
+/// write beyond that is refused with `resourceExhausted` at once) plus at most
 /// `maxBatchSize` in the transaction being committed.
 final class GroupCommitWriter: Sendable {
     typealias Statistics = SQLiteEventStore.Statistics
 
-    typealias Completion = @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void
-
-    private struct Pending: Sendable {
-        var event: IdentityRiskEvent
-        var completion: Completion
-    }
-
     private struct State: Sendable {
-        var queue: [Pending] = []
+        var queue: [SQLiteWrite] = []
         var accepting = true
         /// The thread is parked on `wakeUp` (or about to be); whoever clears
         /// this flag owes it exactly one `signal()`.
@@ -50,7 +44,7 @@ final class GroupCommitWriter: Sendable {
     }
 
     private enum Step {
-        case commit([Pending])
+        case commit([SQLiteWrite])
         case sleep
         case exit
     }
@@ -59,17 +53,17 @@ final class GroupCommitWriter: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     private let pool: DatabasePool
     private let path: String
-    private let maxQueuedCreates: Int
+    private let maxQueuedWrites: Int
     private let maxBatchSize: Int
     private let logger: Logger
 
     /// Milliseconds a refused caller should wait before retrying.
     static let queueFullRetryAfterMilliseconds: UInt32 = 50
 
-    init(pool: DatabasePool, path: String, maxQueuedCreates: Int, maxBatchSize: Int, logger: Logger) {
+    init(pool: DatabasePool, path: String, maxQueuedWrites: Int, maxBatchSize: Int, logger: Logger) {
         self.pool = pool
         self.path = path
-        self.maxQueuedCreates = maxQueuedCreates
+        self.maxQueuedWrites = maxQueuedWrites
         self.maxBatchSize = maxBatchSize
         self.logger = logger
     }
@@ -101,33 +95,55 @@ final class GroupCommitWriter: Sendable {
 
     // MARK: - Callers
 
-    /// Queues `event` and returns once the batch holding it is committed (or failed).
-    /// A task cancelled before the create is queued gets `cancelled`; once
-    /// queued, the create is not abandoned and its outcome is returned.
-    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
+    /// Queues the write made by `make` and returns its answer once the batch
+    /// holding it is committed (or failed). A task cancelled before the write
+    /// is queued gets `cancelled`; once queued, the write is not abandoned and
+    /// its outcome is returned.
+    func perform<T: Sendable>(
+        _ what: String, _ make: (@escaping SQLiteWrite.Completion<T>) -> SQLiteWrite
+    ) async throws(IdentityRiskError) -> T {
         if Task.isCancelled {
-            throw IdentityRiskError(code: .cancelled, message: "the create was cancelled before it was queued; nothing was stored")
+            throw IdentityRiskError(code: .cancelled, message: "the \(what) was cancelled before it was queued; nothing was changed")
         }
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CreateOutcome, any Error>) in
-            submit(event) { continuation.resume(with: $0.mapError { $0 as any Error }) }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, IdentityRiskError>, Never>) in
+            submit(make { continuation.resume(returning: $0) })
+        }
+        return try result.get()
+    }
+
+    /// Queues `write`; it is answered on the writer thread once the batch
+    /// holding it is committed or failed, or at once (on the caller's thread)
+    /// if the queue is full or the store closed. Exactly once either way.
+    func submit(_ write: SQLiteWrite) {
+        if let refusal = admit(count: 1, creates: write.isCreate ? 1 : 0, { $0.append(write) }) {
+            write.fail(refusal)
         }
     }
 
-    /// Queues `event`; `completion` runs on the writer thread once the batch
-    /// holding it is committed or failed, or at once (on the caller's thread)
-    /// if the queue is full or the store closed. Exactly once either way.
-    func submit(_ event: IdentityRiskEvent, completion: @escaping Completion) {
+    /// Queues `writes` together, in order: they are committed in one batch
+    /// when there are at most `maxBatchSize`, or all refused if the queue
+    /// cannot take them all. Tests use it to put writes in one transaction.
+    func submit(_ writes: [SQLiteWrite]) {
+        if let refusal = admit(count: writes.count, creates: writes.count { $0.isCreate }, { $0.append(contentsOf: writes) }) {
+            for write in writes { write.fail(refusal) }
+        }
+    }
+
+    /// Appends `count` writes with `append` if the store is open and the queue
+    /// has room (waking the thread if it sleeps); otherwise the refusal.
+    private func admit(count: Int, creates: Int, _ append: (inout [SQLiteWrite]) -> Void) -> IdentityRiskError? {
         let admission = state.withLock { state -> Result<Bool, IdentityRiskError> in
             guard state.accepting else { return .failure(SQLiteEventStore.closedError()) }
-            guard state.queue.count < maxQueuedCreates else {
-                state.statistics.refusedCreates += 1
+            guard state.queue.count + count <= maxQueuedWrites else {
+                state.statistics.refusedWrites += count
+                state.statistics.refusedCreates += creates
                 return .failure(IdentityRiskError(
                     code: .resourceExhausted,
-                    message: "the SQLite store's write queue is full (\(maxQueuedCreates) creates waiting to commit); retry shortly",
+                    message: "the SQLite store's write queue is full (\(maxQueuedWrites) creates, updates and deletes waiting to commit); retry shortly",
                     retryAfterMilliseconds: Self.queueFullRetryAfterMilliseconds
                 ))
             }
-            state.queue.append(Pending(event: event, completion: completion))
+            append(&state.queue)
             guard state.writerSleeping else { return .success(false) }
             state.writerSleeping = false
             return .success(true)
@@ -135,8 +151,9 @@ final class GroupCommitWriter: Sendable {
         switch admission {
         case .success(let mustWake):
             if mustWake { wakeUp.signal() }
+            return nil
         case .failure(let error):
-            completion(.failure(error))
+            return error
         }
     }
 
@@ -151,7 +168,7 @@ final class GroupCommitWriter: Sendable {
         if mustWake { wakeUp.signal() }
     }
 
-    /// ``beginShutdown()``, then waits until every queued create is answered and
+    /// ``beginShutdown()``, then waits until every queued write is answered and
     /// the pool is closed. Safe to call any number of times, concurrently.
     func shutdown() async {
         beginShutdown()
@@ -204,71 +221,58 @@ final class GroupCommitWriter: Sendable {
     }
 
     /// One write transaction for the whole batch; every caller gets its own outcome.
-    private func commit(_ batch: [Pending]) {
+    private func commit(_ batch: [SQLiteWrite]) {
         let started = DispatchTime.now().uptimeNanoseconds
-        var outcomes: [Result<CreateOutcome, IdentityRiskError>] = []
-        outcomes.reserveCapacity(batch.count)
-        var inserted = 0
+        let now = SystemEventClock().now().instantTicks
+        let applied: SQLiteBatch.Outcome
         do {
-            try pool.writeWithoutTransaction { db in
+            applied = try pool.writeWithoutTransaction { db in
+                var outcome: SQLiteBatch.Outcome?
                 try db.inTransaction(.immediate) {
-                    // Reset on every attempt so a failed transaction leaves nothing behind.
-                    outcomes.removeAll(keepingCapacity: true)
-                    inserted = 0
-                    let insert = try db.cachedStatement(sql: SQLiteSchema.insertSQL)
-                    let select = try db.cachedStatement(sql: SQLiteSchema.selectByIDSQL)
-                    for pending in batch {
-                        let event = pending.event
-                        if try SQLiteInsertBinding.insert(event, with: insert, in: db) {
-                            inserted += 1
-                            outcomes.append(.success(CreateOutcome(event: event, alreadyExisted: false)))
-                            continue
-                        }
-                        // The id exists: stored earlier, or earlier in this batch.
-                        guard let row = try Row.fetchOne(select, arguments: [event.id]) else {
-                            throw DatabaseError(
-                                resultCode: .SQLITE_INTERNAL,
-                                message: "id '\(event.id)' conflicted on insert but cannot be selected")
-                        }
-                        outcomes.append(Result { () throws(IdentityRiskError) -> CreateOutcome in
-                            let stored = try SQLiteSchema.decode(row)
-                            guard stored.hasSameContent(as: event) else { throw .conflict(id: event.id) }
-                            return CreateOutcome(event: stored, alreadyExisted: true)
-                        })
-                    }
+                    // A fresh batch on every attempt, so a failed one leaves nothing behind.
+                    var attempt = SQLiteBatch(db: db, capacity: batch.count, now: now)
+                    for write in batch { try attempt.apply(write) }
+                    outcome = attempt.outcome
                     return .commit
                 }
+                guard let outcome else {
+                    throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the batch transaction ended without applying its writes")
+                }
+                return outcome
             }
         } catch {
             let elapsed = DispatchTime.now().uptimeNanoseconds &- started
             let failure = SQLiteEventStore.commitError(error)
             state.withLock { state in
                 state.statistics.failedBatches += 1
-                state.statistics.failedCreates += batch.count
+                state.statistics.failedWrites += batch.count
             }
             logger.error(
-                "SQLite batch commit failed; every create in it is answered unavailable",
+                "SQLite batch commit failed; every write in it is answered unavailable",
                 metadata: [
                     "path": "\(path)", "batch": "\(batch.count)", "error": "\(error)",
                     "elapsed_us": "\(elapsed / 1000)",
                 ])
-            for pending in batch { pending.completion(.failure(failure)) }
+            for write in batch { write.fail(failure) }
             return
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds &- started
+        let creates = batch.count { $0.isCreate }
         state.withLock { state in
             state.statistics.batches += 1
-            state.statistics.creates += batch.count
-            state.statistics.inserted += inserted
+            state.statistics.writes += batch.count
+            state.statistics.creates += creates
+            state.statistics.inserted += applied.inserted
+            state.statistics.replaced += applied.replaced
+            state.statistics.deleted += applied.deleted
             state.statistics.largestBatch = max(state.statistics.largestBatch, batch.count)
             state.statistics.lastCommitNanoseconds = elapsed
             state.statistics.totalCommitNanoseconds &+= elapsed
         }
         logger.trace("SQLite batch committed", metadata: [
-            "batch": "\(batch.count)", "inserted": "\(inserted)", "elapsed_us": "\(elapsed / 1000)",
+            "batch": "\(batch.count)", "inserted": "\(applied.inserted)", "replaced": "\(applied.replaced)",
+            "deleted": "\(applied.deleted)", "elapsed_us": "\(elapsed / 1000)",
         ])
-        for (pending, outcome) in zip(batch, outcomes) {
-            pending.completion(outcome)
-        }
+        for answer in applied.answers { answer.deliver() }
     }
 }

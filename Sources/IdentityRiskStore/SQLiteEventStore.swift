@@ -2,18 +2,25 @@ import Foundation
 import GRDB
 public import IdentityRiskCore
 public import Logging
+import ServiceLifecycle
 
 /// The durable ``EventStore``: one SQLite database file in WAL mode, written
 /// through a group-commit queue (see `GroupCommitWriter`), read through a pool
 /// of concurrent reader connections.
 ///
 /// Durability: `PRAGMA synchronous = FULL` (plus `fullfsync` where the platform
-/// has it), so ``create(_:)`` returns only after its transaction is committed and
-/// fsynced. Many concurrent creates share one transaction and one fsync.
+/// has it), so a create, replace or delete is answered only after its
+/// transaction is committed and fsynced. Many concurrent writes share one
+/// transaction and one fsync; a failed transaction applies none of them.
 ///
-/// Schema `v1` (see `SQLiteSchema`): table `identity_risk_events`, datetimes as
+/// Lifecycle: a `Service`. ``run()`` keeps the store open until graceful
+/// shutdown, then ``close()``s it: what is queued is committed and answered,
+/// later calls throw `unavailable`. ``close()`` may also be called directly.
+///
+/// Schema `v2` (see `SQLiteSchema`): table `identity_risk_events`, datetimes as
 /// `<name>_ticks` (the instant, sort/filter key) plus offset, fraction digits and
-/// `Z` flag, so values read back exactly as written.
+/// `Z` flag, so values read back exactly as written; a `version` per record;
+/// tombstones of deleted ids. Databases written by v1 are migrated at open.
 ///
 /// Indexed filters (each index ends in `created_ticks, id`, so a filter on its
 /// leading column with the default `createdDateTime` order reads one page
@@ -32,60 +39,12 @@ public import Logging
 /// scan when they are rare). Descending orders read the same indexes backwards
 /// and sort only the ties on the key by `id`.
 ///
-/// Results of ``create(_:)``, ``get(id:)`` and ``list(_:)`` are those of
-/// `MemoryEventStore` for the same sequence of calls, with two documented
-/// limits: `list` requires `1 ... ListQuery.maxTop` for `top` and refuses
-/// filters nested deeper than 400 levels (SQLite's expression depth limit),
-/// both with `invalidArgument`.
+/// Results are those of `MemoryEventStore` for the same sequence of calls (the
+/// conformance suite checks both), with two documented limits: `list` requires
+/// `1 ... ListQuery.maxTop` for `top` and refuses filters nested deeper than
+/// 400 levels (SQLite's expression depth limit), both with `invalidArgument`.
 public final class SQLiteEventStore: EventStore {
-    /// Tuning for the write queue and connections.
-    public struct Configuration: Sendable, Hashable {
-        /// Creates that may wait for a transaction; beyond it `create` throws
-        /// `resourceExhausted` at once.
-        public var maxQueuedCreates: Int
-        /// Most creates committed in one transaction.
-        public var maxBatchSize: Int
-        /// How long a write waits for a lock held by another process.
-        public var busyTimeout: Duration
-        /// Concurrent reader connections for `get` and `list`.
-        public var maxReaders: Int
-
-        public init(maxQueuedCreates: Int = 8192, maxBatchSize: Int = 1024, busyTimeout: Duration = .seconds(5), maxReaders: Int = 4) {
-            self.maxQueuedCreates = maxQueuedCreates
-            self.maxBatchSize = maxBatchSize
-            self.busyTimeout = busyTimeout
-            self.maxReaders = maxReaders
-        }
-    }
-
-    /// Counters since the store was opened, for benchmarks and Health.
-    public struct Statistics: Sendable, Hashable {
-        /// Transactions committed.
-        public var batches = 0
-        /// Creates answered by committed transactions (new, idempotent and conflicting).
-        public var creates = 0
-        /// Records newly stored.
-        public var inserted = 0
-        /// The largest batch committed.
-        public var largestBatch = 0
-        /// Transactions that failed; each of their creates was answered `unavailable`.
-        public var failedBatches = 0
-        public var failedCreates = 0
-        /// Creates refused because the queue was full.
-        public var refusedCreates = 0
-        /// Wall time of the last committed transaction, inserts and fsync included.
-        public var lastCommitNanoseconds: UInt64 = 0
-        /// Sum of the wall times of all committed transactions.
-        public var totalCommitNanoseconds: UInt64 = 0
-
-        public init() {}
-
-        /// `creates / batches`: how many creates share one fsync on average.
-        public var averageBatchSize: Double { batches == 0 ? 0 : Double(creates) / Double(batches) }
-    }
-
     public let kind = "sqlite"
-    public var answersCreatesByCompletion: Bool { true }
     public let path: String
     public let configuration: Configuration
     private let pool: DatabasePool
@@ -98,8 +57,10 @@ public final class SQLiteEventStore: EventStore {
     /// - Throws: ``IdentityRiskError`` `unavailable` naming `path` when the file
     ///   cannot be opened or written, is not a database or has a newer schema;
     ///   `invalidArgument` for a configuration value below 1.
-    public init(path: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "IdentityRiskStore.SQLiteEventStore")) throws {
-        for (name, value) in [("maxQueuedCreates", configuration.maxQueuedCreates), ("maxBatchSize", configuration.maxBatchSize), ("maxReaders", configuration.maxReaders)] where value < 1 {
+    public init(
+        path: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "IdentityRiskStore.SQLiteEventStore")
+    ) throws(IdentityRiskError) {
+        for (name, value) in [("maxQueuedWrites", configuration.maxQueuedWrites), ("maxBatchSize", configuration.maxBatchSize), ("maxReaders", configuration.maxReaders)] where value < 1 {
             throw IdentityRiskError(code: .invalidArgument, message: "SQLiteEventStore.Configuration.\(name) must be at least 1, got \(value)", target: name)
         }
         self.path = path
@@ -108,17 +69,17 @@ public final class SQLiteEventStore: EventStore {
         pool = try Self.openPool(path: path, configuration: configuration)
         writer = GroupCommitWriter(
             pool: pool, path: path,
-            maxQueuedCreates: configuration.maxQueuedCreates, maxBatchSize: configuration.maxBatchSize,
+            maxQueuedWrites: configuration.maxQueuedWrites, maxBatchSize: configuration.maxBatchSize,
             logger: logger)
         writer.start()
         logger.info("opened SQLite event store", metadata: [
-            "path": "\(path)", "schema": "\(Self.schemaVersion)", "synchronous": "FULL", "journal_mode": "WAL",
+            "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "FULL", "journal_mode": "WAL",
         ])
     }
 
     deinit {
         // Without close(), let the writer finish on its own: nothing can be
-        // queued any more (every create holds a reference to the store).
+        // queued any more (every caller holds a reference to the store).
         writer.beginShutdown()
     }
 
@@ -129,9 +90,6 @@ public final class SQLiteEventStore: EventStore {
     /// checkpoint copies the WAL into the database and fsyncs it inside some
     /// commit; fewer, larger ones cost less per record. Bounds the WAL to ~40 MiB.
     static let walAutocheckpointPages = 10_000
-
-    /// The newest migration this code knows.
-    static let schemaVersion = "v1"
 
     private static func openPool(path: String, configuration: Configuration) throws(IdentityRiskError) -> DatabasePool {
         func unavailable(_ why: String) -> IdentityRiskError {
@@ -163,7 +121,8 @@ public final class SQLiteEventStore: EventStore {
                 // DatabasePool sets synchronous=NORMAL when it enables WAL, after
                 // prepareDatabase; the writer is the only connection that writes.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
-                // Every create touches 8 B-trees at scattered positions; a
+                // Every create touches 8 B-trees at scattered positions (and
+                // probes the small tombstone one); a
                 // page cache this size keeps their inner pages in memory
                 // (SQLite's default is 2 MiB). Allocated only as used.
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
@@ -192,34 +151,39 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - EventStore
 
-    /// Queues `event` for the next group commit and returns once it is durable.
-    ///
-    /// Throws `resourceExhausted` (with `retryAfterMilliseconds`) when
-    /// `maxQueuedCreates` creates are already waiting, `unavailable` when the
-    /// store is closed or the transaction failed (nothing was stored),
-    /// `alreadyExists` for an existing id with other content, and `cancelled`
-    /// when the task was cancelled before the create was queued. Once queued a
-    /// create is not abandoned: its outcome is what was committed.
-    public func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
-        try await writer.create(event)
+    /// Open until graceful shutdown (or cancellation), then ``close()``.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
     }
 
     /// Queues the create for the next group commit; `completion` runs on the
-    /// writer thread after the commit (or at once if the queue is full).
+    /// writer thread after the commit, or at once when the queue is full
+    /// (`resourceExhausted`, with `retryAfterMilliseconds`), the store is closed
+    /// (`unavailable`) or the calling task is already cancelled (`cancelled`,
+    /// nothing queued). A failed transaction answers `unavailable` and stored
+    /// nothing; an existing id with other content is `alreadyExists`. Once
+    /// queued a create is not abandoned: its outcome is what was committed.
     public func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
-        writer.submit(event, completion: completion)
+        // Outside a task (an event-loop thread) this is false; inside, it is the
+        // async create's task: a cancelled caller's create is not queued.
+        if Task.isCancelled {
+            completion(.failure(IdentityRiskError(code: .cancelled, message: "the create was cancelled before it was queued; nothing was stored")))
+            return
+        }
+        writer.submit(.create(event, completion))
     }
 
-    public func get(id: String) async throws -> IdentityRiskEvent? {
+    public func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? {
         try await read { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: SQLiteSchema.selectByIDSQL), arguments: [id]) else {
                 return nil
             }
-            return try SQLiteSchema.decode(row)
+            return try SQLiteRowDecoder.decode(row)
         }
     }
 
-    public func list(_ query: ListQuery) async throws -> ListPage {
+    public func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage {
         let statement = try SQLiteListStatement(query)
         let top = query.top
         let order = query.order
@@ -231,7 +195,7 @@ public final class SQLiteEventStore: EventStore {
             var events: [IdentityRiskEvent] = []
             events.reserveCapacity(min(top + 1, 64))
             while let row = try rows.next() {
-                events.append(try SQLiteSchema.decode(row))
+                events.append(try SQLiteRowDecoder.decode(row))
             }
             guard events.count > top else { return ListPage(events: events, next: nil) }
             events.removeLast(events.count - top)
@@ -240,10 +204,23 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Queued like a create; the stored version must be `expectedVersion`
+    /// (else `versionMismatch`), the record is stored with version
+    /// `expectedVersion + 1` and its stored `id` and `createdDateTime`.
+    public func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent {
+        try await writer.perform("update") { .replace(event, expectedVersion: expectedVersion, $0) }
+    }
+
+    /// Queued like a create: deletes the row and inserts its tombstone in the
+    /// same transaction.
+    public func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
+        try await writer.perform("delete") { .delete(id: id, expectedVersion: expectedVersion, $0) }
+    }
+
     /// Counters since open; cheap (one lock).
     public var statistics: Statistics { writer.statistics }
 
-    /// Stops accepting creates (they throw `unavailable` "store is closed"),
+    /// Stops accepting writes (they throw `unavailable` "store is closed"),
     /// commits and answers everything already queued, then closes the database.
     /// Reads are refused from the first call. Idempotent; concurrent calls all
     /// return once the database is closed.
@@ -260,6 +237,12 @@ public final class SQLiteEventStore: EventStore {
             let synchronous = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
             return (mode, synchronous)
         }
+    }
+
+    /// Queues `writes` in one step, so that (up to `maxBatchSize`) they are
+    /// committed in one transaction, in order.
+    func submitTogether(_ writes: [SQLiteWrite]) {
+        writer.submit(writes)
     }
 
     /// Runs `sql` on the writer connection, outside the group-commit queue.
@@ -280,22 +263,34 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - Errors
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// Runs `body` on a reader connection. An ``IdentityRiskError`` it throws
+    /// (a damaged row's `internal`) passes through; GRDB's become ``readError(_:)``.
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(IdentityRiskError) -> T {
         guard writer.isAccepting else { throw Self.closedError() }
         do {
             return try await pool.read(body)
         } catch let error as IdentityRiskError {
             throw error
-        } catch is CancellationError {
-            throw IdentityRiskError(code: .cancelled, message: "the read was cancelled")
-        } catch let error as DatabaseError {
-            if !writer.isAccepting { throw Self.closedError() }
-            switch error.resultCode {
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FORMAT:
-                throw IdentityRiskError(code: .internal, message: "could not read the SQLite event store at '\(path)': \(Self.describe(error))")
-            default:
-                throw IdentityRiskError(code: .unavailable, message: "could not read the SQLite event store at '\(path)': \(Self.describe(error))", retryAfterMilliseconds: 1000)
-            }
+        } catch {
+            throw readError(error)
+        }
+    }
+
+    /// A failed read: `cancelled`, `unavailable` (closed, busy, I/O) or
+    /// `internal` (the file is damaged).
+    private func readError(_ error: any Error) -> IdentityRiskError {
+        if error is CancellationError {
+            return IdentityRiskError(code: .cancelled, message: "the read was cancelled")
+        }
+        if !writer.isAccepting { return Self.closedError() }
+        guard let error = error as? DatabaseError else {
+            return IdentityRiskError(code: .unavailable, message: "could not read the SQLite event store at '\(path)': \(error)", retryAfterMilliseconds: 1000)
+        }
+        switch error.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FORMAT:
+            return IdentityRiskError(code: .internal, message: "could not read the SQLite event store at '\(path)': \(Self.describe(error))")
+        default:
+            return IdentityRiskError(code: .unavailable, message: "could not read the SQLite event store at '\(path)': \(Self.describe(error))", retryAfterMilliseconds: 1000)
         }
     }
 
@@ -316,7 +311,7 @@ public final class SQLiteEventStore: EventStore {
         }
         return IdentityRiskError(
             code: .unavailable,
-            message: "could not commit: \(reason); the record was not stored",
+            message: "could not commit: \(reason); the change was not stored",
             retryAfterMilliseconds: busy ? 100 : 1000
         )
     }

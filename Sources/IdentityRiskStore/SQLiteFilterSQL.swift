@@ -9,11 +9,14 @@ import IdentityRiskCore
 /// - Semantics follow ``FilterComparison/matches(_:)``:
 ///   - strings compare by UTF-8 bytes (SQLite's BINARY collation);
 ///   - date-times compare by ``DateTimeOffset/instantTicks``;
-///   - enums compare by declaration order: the comparison becomes
-///     `column IN (every member whose rank satisfies it)` (or `0` when none does);
+///   - enums compare by ``RiskLevel/wireNumber`` / ``RiskEventStatus/wireNumber``
+///     (never Swift declaration order): the comparison becomes
+///     `column IN (every member whose wire number satisfies it)` (or `0` when none does);
 ///   - on a nullable property, a non-null literal never matches NULL except with
 ///     `ne`; `eq null` is `IS NULL`, any other operator with `null` is `IS NOT NULL`;
 ///   - a property compared with a literal of the wrong kind matches nothing.
+/// - A property's column is its ``SQLiteColumnLayout/comparisonColumn``, the
+///   same mapping the table, the insert and the decoder use.
 /// - Keyset pagination is ``ListCursor/precedes(_:in:)``: ascending
 ///   `key > k OR (key = k AND id > i)`, descending `key < k OR (key = k AND id > i)`,
 ///   written as `key >= k AND (key > k OR id > i)` so that SQLite uses the index
@@ -62,8 +65,8 @@ struct SQLiteListStatement: Sendable {
 
     static func keyColumn(_ order: ListOrder) -> String {
         switch order {
-        case .createdAscending, .createdDescending: "created_ticks"
-        case .riskEventAscending, .riskEventDescending: "risk_event_ticks"
+        case .createdAscending, .createdDescending: SQLiteColumnLayout(.createdDateTime).comparisonColumn
+        case .riskEventAscending, .riskEventDescending: SQLiteColumnLayout(.riskEventDateTime).comparisonColumn
         }
     }
 
@@ -102,44 +105,40 @@ struct SQLiteListStatement: Sendable {
     }
 
     private static func comparison(_ c: FilterComparison, _ arguments: inout [DatabaseValue]) -> String {
-        func bind(_ column: String, _ value: some DatabaseValueConvertible, nullable: Bool) -> String {
-            arguments.append(value.databaseValue)
-            if nullable, c.op == .ne { return "\(column) IS NULL OR \(column) <> ?" }
-            return "\(column) \(symbol(c.op)) ?"
+        let column = SQLiteColumnLayout(c.property).comparisonColumn
+        let condition: String
+        switch (c.property.kind, c.value) {
+        case (_, .null):
+            return c.op == .eq ? "\(column) IS NULL" : "\(column) IS NOT NULL"
+        case (.text, .string(let s)):
+            arguments.append(s.databaseValue)
+            condition = "\(column) \(symbol(c.op)) ?"
+        case (.dateTime, .dateTime(let d)):
+            arguments.append(d.instantTicks.databaseValue)
+            condition = "\(column) \(symbol(c.op)) ?"
+        case (.riskLevel, .riskLevel(let level)):
+            condition = member(column, level, \.wireNumber, c.op, &arguments)
+        case (.riskEventStatus, .riskEventStatus(let status)):
+            condition = member(column, status, \.wireNumber, c.op, &arguments)
+        case (.text, _), (.dateTime, _), (.riskLevel, _), (.riskEventStatus, _):
+            return "0"  // a literal of another kind matches nothing
         }
-        func isNull(_ column: String) -> String {
-            c.op == .eq ? "\(column) IS NULL" : "\(column) IS NOT NULL"
-        }
-        switch (c.property, c.value) {
-        case (.id, .string(let s)): return bind("id", s, nullable: false)
-        case (.userId, .string(let s)): return bind("user_id", s, nullable: false)
-        case (.userPrincipalName, .string(let s)): return bind("user_principal_name", s, nullable: false)
-        case (.riskEventType, .string(let s)): return bind("risk_event_type", s, nullable: false)
-        case (.userDisplayName, .string(let s)): return bind("user_display_name", s, nullable: true)
-        case (.userDisplayName, .null): return isNull("user_display_name")
-        case (.riskLevel, .riskLevel(let level)): return member("risk_level", level, c.op, &arguments)
-        case (.riskEventStatus, .riskEventStatus(let status)): return member("risk_event_status", status, c.op, &arguments)
-        case (.createdDateTime, .dateTime(let d)): return bind("created_ticks", d.instantTicks, nullable: false)
-        case (.riskEventDateTime, .dateTime(let d)): return bind("risk_event_ticks", d.instantTicks, nullable: false)
-        case (.closedDateTime, .dateTime(let d)): return bind("closed_ticks", d.instantTicks, nullable: true)
-        case (.closedDateTime, .null): return isNull("closed_ticks")
-        default: return "0"
-        }
+        // An absent value matches `ne` any value (and no other operator), as
+        // NULL in SQL matches nothing.
+        return c.property.isNullable && c.op == .ne ? "\(column) IS NULL OR \(condition)" : condition
     }
 
-    /// An enum comparison by declaration order, as the list of members it admits.
-    private static func member<E: CaseIterable & RawRepresentable & Equatable>(
-        _ column: String, _ literal: E, _ op: FilterOperator, _ arguments: inout [DatabaseValue]
+    /// An enum comparison by wire number, as the list of members it admits.
+    private static func member<E: CaseIterable & RawRepresentable>(
+        _ column: String, _ literal: E, _ rank: (E) -> UInt32, _ op: FilterOperator, _ arguments: inout [DatabaseValue]
     ) -> String where E.RawValue == String {
-        let all = Array(E.allCases)
-        guard let rank = all.firstIndex(of: literal) else { return "0" }
-        let admitted = all.indices.filter { holds(op, $0, rank) }.map { all[$0].rawValue }
+        let admitted = E.allCases.filter { holds(op, rank($0), rank(literal)) }.map(\.rawValue)
         guard !admitted.isEmpty else { return "0" }
         arguments.append(contentsOf: admitted.map(\.databaseValue))
         return "\(column) IN (\(Array(repeating: "?", count: admitted.count).joined(separator: ", ")))"
     }
 
-    private static func holds(_ op: FilterOperator, _ lhs: Int, _ rhs: Int) -> Bool {
+    private static func holds(_ op: FilterOperator, _ lhs: UInt32, _ rhs: UInt32) -> Bool {
         switch op {
         case .eq: lhs == rhs
         case .ne: lhs != rhs

@@ -1,8 +1,8 @@
 import GRDB
 import IdentityRiskCore
 
-/// The on-disk layout of ``SQLiteEventStore`` and the conversion between a
-/// table row and an ``IdentityRiskEvent``.
+/// The on-disk layout of ``SQLiteEventStore`` and the SQL of its statements
+/// (rows are read back by `SQLiteRowDecoder`).
 ///
 /// One STRICT rowid table, `identity_risk_events`:
 ///
@@ -15,6 +15,7 @@ import IdentityRiskCore
 /// | `risk_level`, `risk_event_status` TEXT  | the Graph spelling (`rawValue`)                   |
 /// | `<dt>_ticks INTEGER`                    | ``DateTimeOffset/instantTicks``: sort/filter key  |
 /// | `<dt>_offset`, `<dt>_digits`, `<dt>_z`  | offset minutes, fraction digits, `Z` flag (0/1)   |
+/// | `version INTEGER` (v2)                  | the record's version, 1 at create                 |
 ///
 /// with `<dt>` one of `risk_event`, `closed` (all four NULL when there is no
 /// closedDateTime) and `created`. The four DateTimeOffset columns rebuild the
@@ -23,19 +24,33 @@ import IdentityRiskCore
 /// Text is stored byte for byte (never normalised) and compared with SQLite's
 /// default BINARY collation: by UTF-8 bytes, exactly as
 /// ``FilterComparison/matches(_:)`` compares strings.
+///
+/// And (v2) one STRICT WITHOUT ROWID table `identity_risk_event_tombstones`
+/// `(id, version, deleted_ticks)`: one row per deleted id, with the version the
+/// record had and when it was deleted, so that the id is never created again.
+///
+/// Which property is which column comes from ``SQLiteColumnLayout``; the
+/// column list, the insert and the update below are derived from it.
 enum SQLiteSchema {
     static let table = "identity_risk_events"
 
-    /// Versioned schema. Never edit a registered migration: add "v2", ...
+    /// Versioned schema. Never edit a registered migration: add "v3", ...
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
-    private static let v1 = """
+    /// The newest migration this code knows (logged when the store opens).
+    static let currentVersion = "v2"
+
+    /// Internal so that tests can build a database as version 1 wrote it.
+    static let v1 = """
         CREATE TABLE identity_risk_events (
             seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
@@ -67,157 +82,63 @@ enum SQLiteSchema {
         CREATE INDEX identity_risk_events_type ON identity_risk_events (risk_event_type, created_ticks, id);
         """
 
-    /// The record columns, in the order of ``SQLiteInsertBinding`` and ``decode(_:)``.
-    static let columns = [
-        "id", "user_display_name", "user_principal_name",
-        "risk_event_ticks", "risk_event_offset", "risk_event_digits", "risk_event_z",
-        "risk_event_type", "risk_level", "risk_event_status",
-        "closed_ticks", "closed_offset", "closed_digits", "closed_z",
-        "created_ticks", "created_offset", "created_digits", "created_z",
-        "user_id",
-    ]
+    /// Versions and tombstones. Rows written by v1 get version 1.
+    static let v2 = """
+        ALTER TABLE identity_risk_events ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE identity_risk_event_tombstones (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            deleted_ticks INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        """
+
+    static let tombstones = "identity_risk_event_tombstones"
+
+    // MARK: - Statements (derived from SQLiteColumnLayout)
+
+    /// Every column a record is read from and inserted with: the properties'
+    /// columns in ``SQLiteColumnLayout/all`` order, then `version`.
+    static let columns: [String] = SQLiteColumnLayout.all.flatMap(\.columns) + [SQLiteColumnLayout.versionColumn]
 
     static let selectColumns = columns.joined(separator: ", ")
 
+    /// The insert of a create, one step per record; `ON CONFLICT DO NOTHING`
+    /// tells an existing id by inserting nothing.
+    ///
+    /// It does not check tombstones: folded into the insert, the check costs
+    /// more than the insert itself (measured with this schema and SQLite 3.40:
+    /// `INSERT ... SELECT ?, ... WHERE NOT EXISTS (tombstone)` and a
+    /// `BEFORE INSERT` trigger both take ~2.3 times as long per row as this
+    /// `VALUES` form). The writer probes ``selectTombstoneSQL`` before the
+    /// insert instead, and only while the tombstone table is not empty
+    /// (``anyTombstoneSQL``, once per batch): nothing while nothing was ever
+    /// deleted, one primary-key probe per create afterwards.
     static let insertSQL = """
-        INSERT INTO identity_risk_events (\(selectColumns))
+        INSERT INTO \(table) (\(selectColumns))
         VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
         ON CONFLICT (id) DO NOTHING
         """
 
-    static let selectByIDSQL = "SELECT \(selectColumns) FROM identity_risk_events WHERE id = ?"
+    /// The properties an update writes (``EventProperty/isUpdatable``: not
+    /// `id`, not `createdDateTime`), in layout order.
+    static let updatableLayout = SQLiteColumnLayout.all.filter(\.property.isUpdatable)
 
-    // MARK: - Decoding
+    /// Compare-and-swap of one record: binds the updatable columns, the new
+    /// version, the id and the expected version.
+    static let replaceSQL = """
+        UPDATE \(table) SET \((updatableLayout.flatMap(\.columns) + [SQLiteColumnLayout.versionColumn]).map { "\($0) = ?" }.joined(separator: ", "))
+        WHERE id = ? AND version = ?
+        """
 
-    // (Encoding: SQLiteInsertBinding.)
+    static let selectByIDSQL = "SELECT \(selectColumns) FROM \(table) WHERE id = ?"
 
-    /// Rebuilds a record from a row selected with ``selectColumns``. Never traps:
-    /// a value of the wrong type or out of range throws `internal`, naming the
-    /// record and column.
-    static func decode(_ row: Row) throws(IdentityRiskError) -> IdentityRiskEvent {
-        var reader = RowReader(row: row)
-        let id = try reader.text()
-        reader.recordID = id
-        let displayName = try reader.optionalText()
-        let upn = try reader.text()
-        let riskEventDateTime = try reader.dateTime()
-        let riskEventType = try reader.text()
-        let levelText = try reader.text()
-        guard let level = RiskLevel(rawValue: levelText) else {
-            throw reader.corrupt(column: "risk_level", "'\(levelText)' is not a riskLevel")
-        }
-        let statusText = try reader.text()
-        guard let status = RiskEventStatus(rawValue: statusText) else {
-            throw reader.corrupt(column: "risk_event_status", "'\(statusText)' is not a riskEventStatus")
-        }
-        let closed = try reader.optionalDateTime()
-        let created = try reader.dateTime()
-        let userId = try reader.text()
-        return IdentityRiskEvent(
-            id: id,
-            userDisplayName: displayName,
-            userPrincipalName: upn,
-            riskEventDateTime: riskEventDateTime,
-            riskEventType: riskEventType,
-            riskLevel: level,
-            riskEventStatus: status,
-            closedDateTime: closed,
-            createdDateTime: created,
-            userId: userId
-        )
-    }
-}
+    static let selectVersionSQL = "SELECT version FROM \(table) WHERE id = ?"
 
-/// Reads the columns of one row in ``SQLiteSchema/columns`` order.
-private struct RowReader {
-    let row: Row
-    var index = 0
-    var recordID: String?
+    static let deleteSQL = "DELETE FROM \(table) WHERE id = ?"
 
-    mutating func next() throws(IdentityRiskError) -> DatabaseValue {
-        guard index < row.count else {
-            throw corrupt(column: "#\(index)", "is missing from the row")
-        }
-        defer { index += 1 }
-        do {
-            return try row.decode(DatabaseValue.self, atIndex: index)
-        } catch {
-            throw corrupt(column: column, "cannot be read: \(error)")
-        }
-    }
+    static let insertTombstoneSQL = "INSERT OR REPLACE INTO \(tombstones) (id, version, deleted_ticks) VALUES (?, ?, ?)"
 
-    var column: String {
-        index < SQLiteSchema.columns.count ? SQLiteSchema.columns[index] : "#\(index)"
-    }
+    static let selectTombstoneSQL = "SELECT version FROM \(tombstones) WHERE id = ?"
 
-    func corrupt(column: String, _ problem: String) -> IdentityRiskError {
-        let record = recordID.map { "stored identityRiskEvent '\($0)'" } ?? "a stored identityRiskEvent"
-        return IdentityRiskError(
-            code: .internal,
-            message: "\(record) cannot be read: column \(column) \(problem); the database file may be damaged"
-        )
-    }
-
-    mutating func optionalText() throws(IdentityRiskError) -> String? {
-        let name = column
-        switch try next().storage {
-        case .null: return nil
-        case .string(let text): return text
-        default: throw corrupt(column: name, "does not hold text")
-        }
-    }
-
-    mutating func text() throws(IdentityRiskError) -> String {
-        let name = column
-        guard let text = try optionalText() else { throw corrupt(column: name, "is NULL") }
-        return text
-    }
-
-    mutating func optionalInteger() throws(IdentityRiskError) -> Int64? {
-        let name = column
-        switch try next().storage {
-        case .null: return nil
-        case .int64(let value): return value
-        default: throw corrupt(column: name, "does not hold an integer")
-        }
-    }
-
-    /// Four columns: ticks, offset, digits, Z; all NULL for an absent value.
-    mutating func optionalDateTime() throws(IdentityRiskError) -> DateTimeOffset? {
-        let name = column
-        let ticks = try optionalInteger()
-        let offset = try optionalInteger()
-        let digits = try optionalInteger()
-        let z = try optionalInteger()
-        switch (ticks, offset, digits, z) {
-        case (nil, nil, nil, nil):
-            return nil
-        case let (ticks?, offset?, digits?, z?):
-            guard let offsetMinutes = Int16(exactly: offset), let fractionDigits = UInt8(exactly: digits), z == 0 || z == 1 else {
-                throw corrupt(column: name, "has an out-of-range representation (offset \(offset), digits \(digits), z \(z))")
-            }
-            let (seconds, remainder) = ticks.quotientAndRemainder(dividingBy: DateTimeOffset.ticksPerSecond)
-            let unixSeconds = remainder < 0 ? seconds - 1 : seconds
-            let subTicks = remainder < 0 ? remainder + DateTimeOffset.ticksPerSecond : remainder
-            do {
-                return try DateTimeOffset(
-                    unixSeconds: unixSeconds,
-                    ticks: UInt32(subTicks),
-                    offsetMinutes: offsetMinutes,
-                    fractionDigits: fractionDigits,
-                    utcDesignator: z == 1
-                )
-            } catch {
-                throw corrupt(column: name, "is not a valid DateTimeOffset: \(error)")
-            }
-        default:
-            throw corrupt(column: name, "is partly NULL")
-        }
-    }
-
-    mutating func dateTime() throws(IdentityRiskError) -> DateTimeOffset {
-        let name = column
-        guard let value = try optionalDateTime() else { throw corrupt(column: name, "is NULL") }
-        return value
-    }
+    static let anyTombstoneSQL = "SELECT EXISTS (SELECT 1 FROM \(tombstones))"
 }

@@ -1,0 +1,54 @@
+extension SQLiteEventStore {
+    /// Tuning for the write queue and connections.
+    public struct Configuration: Sendable, Hashable {
+        /// Writes (creates, updates, deletes) that may wait for a transaction;
+        /// beyond it a write is refused with `resourceExhausted` at once.
+        public var maxQueuedWrites: Int
+        /// Most writes committed in one transaction.
+        public var maxBatchSize: Int
+        /// How long a write waits for a lock held by another process.
+        public var busyTimeout: Duration
+        /// Concurrent reader connections for `get` and `list`.
+        public var maxReaders: Int
+
+        public init(maxQueuedWrites: Int = 8192, maxBatchSize: Int = 1024, busyTimeout: Duration = .seconds(5), maxReaders: Int = 4) {
+            self.maxQueuedWrites = maxQueuedWrites
+            self.maxBatchSize = maxBatchSize
+            self.busyTimeout = busyTimeout
+            self.maxReaders = maxReaders
+        }
+    }
+
+    /// Counters since the store was opened, for benchmarks and Health.
+    public struct Statistics: Sendable, Hashable {
+        /// Transactions committed.
+        public var batches = 0
+        /// Writes answered by committed transactions, of every kind and outcome.
+        public var writes = 0
+        /// Creates answered by committed transactions (new, idempotent, conflicting, deleted id).
+        public var creates = 0
+        /// Records newly stored.
+        public var inserted = 0
+        /// Records replaced by an update.
+        public var replaced = 0
+        /// Records deleted (each left a tombstone).
+        public var deleted = 0
+        /// The largest batch committed, in writes.
+        public var largestBatch = 0
+        /// Transactions that failed; each of their writes was answered `unavailable`.
+        public var failedBatches = 0
+        public var failedWrites = 0
+        /// Writes refused because the queue was full, and the creates among them.
+        public var refusedWrites = 0
+        public var refusedCreates = 0
+        /// Wall time of the last committed transaction, writes and fsync included.
+        public var lastCommitNanoseconds: UInt64 = 0
+        /// Sum of the wall times of all committed transactions.
+        public var totalCommitNanoseconds: UInt64 = 0
+
+        public init() {}
+
+        /// `writes / batches`: how many writes share one fsync on average.
+        public var averageBatchSize: Double { batches == 0 ? 0 : Double(writes) / Double(batches) }
+    }
+}
