@@ -5,40 +5,52 @@ import IdentityRiskCore
 typealias CEvent = Identityrisk__V1__IdentityRiskEvent
 typealias CDateTimeOffset = Identityrisk__V1__DateTimeOffset
 
-/// identityRiskEvent <-> protobuf-c structs. Wire numbers of enum members are
-/// their position in Graph's list plus one (0 = unspecified), as in the .proto.
+/// identityRiskEvent <-> protobuf-c structs. Enum members travel as their
+/// explicit ``RiskLevel/wireNumber`` / ``RiskEventStatus/wireNumber`` (0 = unset).
+///
+/// Every conversion walks ``EventProperty/allCases`` with an exhaustive
+/// switch: a new property does not compile until each direction handles it.
 enum EventCodec {
     // MARK: encode
 
     static func encode(_ event: IdentityRiskEvent, in arena: CArena) -> UnsafeMutablePointer<CEvent> {
         arena.make(CEvent.self) { e in
             identityrisk__v1__identity_risk_event__init(e)
-            e.pointee.id = arena.cString(event.id)
-            e.pointee.user_display_name = arena.cString(event.userDisplayName)
-            e.pointee.user_principal_name = arena.cString(event.userPrincipalName)
-            e.pointee.risk_event_date_time = encode(event.riskEventDateTime, in: arena)
-            e.pointee.risk_event_type = arena.cString(event.riskEventType)
-            e.pointee.risk_level = .init(rawValue: numericCast(number(event.riskLevel)))
-            e.pointee.risk_event_status = .init(rawValue: numericCast(number(event.riskEventStatus)))
-            e.pointee.closed_date_time = event.closedDateTime.map { encode($0, in: arena) }
-            e.pointee.created_date_time = encode(event.createdDateTime, in: arena)
-            e.pointee.user_id = arena.cString(event.userId)
+            for property in EventProperty.allCases {
+                switch property {
+                case .id: e.pointee.id = arena.cString(event.id)
+                case .userDisplayName: e.pointee.user_display_name = arena.cString(event.userDisplayName)
+                case .userPrincipalName: e.pointee.user_principal_name = arena.cString(event.userPrincipalName)
+                case .riskEventDateTime: e.pointee.risk_event_date_time = encode(event.riskEventDateTime, in: arena)
+                case .riskEventType: e.pointee.risk_event_type = arena.cString(event.riskEventType)
+                case .riskLevel: e.pointee.risk_level = .init(rawValue: numericCast(event.riskLevel.wireNumber))
+                case .riskEventStatus: e.pointee.risk_event_status = .init(rawValue: numericCast(event.riskEventStatus.wireNumber))
+                case .closedDateTime: e.pointee.closed_date_time = event.closedDateTime.map { encode($0, in: arena) }
+                case .createdDateTime: e.pointee.created_date_time = encode(event.createdDateTime, in: arena)
+                case .userId: e.pointee.user_id = arena.cString(event.userId)
+                }
+            }
+            e.pointee.version = event.version
         }
     }
 
     static func encode(_ draft: IdentityRiskEventDraft, in arena: CArena) -> UnsafeMutablePointer<CEvent> {
         arena.make(CEvent.self) { e in
             identityrisk__v1__identity_risk_event__init(e)
-            e.pointee.id = arena.cString(draft.id)
-            e.pointee.user_display_name = arena.cString(draft.userDisplayName)
-            e.pointee.user_principal_name = arena.cString(draft.userPrincipalName)
-            e.pointee.risk_event_date_time = draft.riskEventDateTime.map { encode($0, in: arena) }
-            e.pointee.risk_event_type = arena.cString(draft.riskEventType)
-            e.pointee.risk_level = .init(rawValue: numericCast(draft.riskLevel.map(number) ?? 0))
-            e.pointee.risk_event_status = .init(rawValue: numericCast(draft.riskEventStatus.map(number) ?? 0))
-            e.pointee.closed_date_time = draft.closedDateTime.map { encode($0, in: arena) }
-            e.pointee.created_date_time = draft.createdDateTime.map { encode($0, in: arena) }
-            e.pointee.user_id = arena.cString(draft.userId)
+            for property in EventProperty.allCases {
+                switch property {
+                case .id: e.pointee.id = arena.cString(draft.id)
+                case .userDisplayName: e.pointee.user_display_name = arena.cString(draft.userDisplayName)
+                case .userPrincipalName: e.pointee.user_principal_name = arena.cString(draft.userPrincipalName)
+                case .riskEventDateTime: e.pointee.risk_event_date_time = draft.riskEventDateTime.map { encode($0, in: arena) }
+                case .riskEventType: e.pointee.risk_event_type = arena.cString(draft.riskEventType)
+                case .riskLevel: e.pointee.risk_level = .init(rawValue: numericCast(draft.riskLevel?.wireNumber ?? 0))
+                case .riskEventStatus: e.pointee.risk_event_status = .init(rawValue: numericCast(draft.riskEventStatus?.wireNumber ?? 0))
+                case .closedDateTime: e.pointee.closed_date_time = draft.closedDateTime.map { encode($0, in: arena) }
+                case .createdDateTime: e.pointee.created_date_time = draft.createdDateTime.map { encode($0, in: arena) }
+                case .userId: e.pointee.user_id = arena.cString(draft.userId)
+                }
+            }
         }
     }
 
@@ -53,68 +65,64 @@ enum EventCodec {
         }
     }
 
-    static func number(_ level: RiskLevel) -> UInt32 { UInt32(RiskLevel.allCases.firstIndex(of: level)! + 1) }
-    static func number(_ status: RiskEventStatus) -> UInt32 { UInt32(RiskEventStatus.allCases.firstIndex(of: status)! + 1) }
-
     // MARK: decode, lenient (requests): problems become field violations
 
-    /// A draft from a request's event; every problem is a field violation.
+    /// A draft from a request's event; every problem is a field violation. A
+    /// set `version` (read-only) is one too.
     static func draft(from e: UnsafePointer<CEvent>) -> IdentityRiskEventDraft {
         var draft = IdentityRiskEventDraft()
-        func text(_ p: UnsafeMutablePointer<CChar>?, _ field: String) -> String? {
+        func text(_ p: UnsafeMutablePointer<CChar>?, _ property: EventProperty) -> String? {
             switch decodeString(p) {
             case .success(let s): return s
             case .failure(let v):
-                draft.decodingViolations.append(FieldViolation(field: field, description: v.description))
+                draft.decodingViolations.append(FieldViolation(field: property.graphName, description: v.description))
                 return nil
             }
         }
-        func date(_ p: UnsafeMutablePointer<CDateTimeOffset>?, _ field: String) -> DateTimeOffset? {
+        func date(_ p: UnsafeMutablePointer<CDateTimeOffset>?, _ property: EventProperty) -> DateTimeOffset? {
             guard let p else { return nil }
             do {
                 return try decode(p)
             } catch {
-                draft.decodingViolations.append(FieldViolation(field: field, description: "is not a valid DateTimeOffset: \(error)"))
+                draft.decodingViolations.append(FieldViolation(field: property.graphName, description: "is not a valid DateTimeOffset: \(error)"))
                 return nil
             }
         }
+        func member<Member: WireNumberedEnum>(_ raw: Int32, _ property: EventProperty, _: Member.Type) -> Member? {
+            let number = UInt32(bitPattern: raw)
+            guard number != 0 else { return nil }
+            if let found = Member(wireNumber: number) { return found }
+            draft.decodingViolations.append(FieldViolation(
+                field: property.graphName,
+                description: "enum number \(raw) is not a \(property.graphName); allowed: \(Member.allowedWireNumbers)"))
+            return nil
+        }
         let ev = e.pointee
-        draft.id = text(ev.id, "id")
-        draft.userDisplayName = text(ev.user_display_name, "userDisplayName")
-        draft.userPrincipalName = text(ev.user_principal_name, "userPrincipalName")
-        draft.riskEventDateTime = date(ev.risk_event_date_time, "riskEventDateTime")
-        draft.riskEventType = text(ev.risk_event_type, "riskEventType")
-        let level = UInt32(truncatingIfNeeded: ev.risk_level.rawValue)
-        if level != 0 {
-            if level <= UInt32(RiskLevel.allCases.count) {
-                draft.riskLevel = RiskLevel.allCases[Int(level) - 1]
-            } else {
-                draft.decodingViolations.append(FieldViolation(
-                    field: "riskLevel",
-                    description: "enum number \(Int32(bitPattern: level)) is not a riskLevel; allowed: \(allowedNumbers(RiskLevel.allCases.map(\.rawValue)))"))
+        for property in EventProperty.allCases {
+            switch property {
+            case .id: draft.id = text(ev.id, property)
+            case .userDisplayName: draft.userDisplayName = text(ev.user_display_name, property)
+            case .userPrincipalName: draft.userPrincipalName = text(ev.user_principal_name, property)
+            case .riskEventDateTime: draft.riskEventDateTime = date(ev.risk_event_date_time, property)
+            case .riskEventType: draft.riskEventType = text(ev.risk_event_type, property)
+            case .riskLevel: draft.riskLevel = member(Int32(bitPattern: UInt32(truncatingIfNeeded: ev.risk_level.rawValue)), property, RiskLevel.self)
+            case .riskEventStatus:
+                draft.riskEventStatus = member(Int32(bitPattern: UInt32(truncatingIfNeeded: ev.risk_event_status.rawValue)), property, RiskEventStatus.self)
+            case .closedDateTime: draft.closedDateTime = date(ev.closed_date_time, property)
+            case .createdDateTime:
+                if let created = ev.created_date_time {
+                    // Read-only: report it as supplied even if its value is malformed.
+                    draft.createdDateTime = (try? decode(created)) ?? (try? DateTimeOffset(utcInstantTicks: 0))
+                }
+            case .userId: draft.userId = text(ev.user_id, property)
             }
         }
-        let status = UInt32(truncatingIfNeeded: ev.risk_event_status.rawValue)
-        if status != 0 {
-            if status <= UInt32(RiskEventStatus.allCases.count) {
-                draft.riskEventStatus = RiskEventStatus.allCases[Int(status) - 1]
-            } else {
-                draft.decodingViolations.append(FieldViolation(
-                    field: "riskEventStatus",
-                    description: "enum number \(Int32(bitPattern: status)) is not a riskEventStatus; allowed: \(allowedNumbers(RiskEventStatus.allCases.map(\.rawValue)))"))
-            }
+        if ev.version != 0 {
+            draft.decodingViolations.append(FieldViolation(
+                field: "version", description: "is read-only: the server sets the record's version; leave it 0 (use if_match to check it)",
+                innerCode: "ReadOnlyProperty"))
         }
-        draft.closedDateTime = date(ev.closed_date_time, "closedDateTime")
-        if let created = ev.created_date_time {
-            // Read-only: report it as supplied even if its value is malformed.
-            draft.createdDateTime = (try? decode(created)) ?? (try? DateTimeOffset(utcInstantTicks: 0))
-        }
-        draft.userId = text(ev.user_id, "userId")
         return draft
-    }
-
-    static func allowedNumbers(_ names: [String]) -> String {
-        names.enumerated().map { "\($0.offset + 1) (\($0.element))" }.joined(separator: ", ")
     }
 
     /// `nil` for absent or empty; failure text for invalid UTF-8.
@@ -151,7 +159,7 @@ enum EventCodec {
 
     static func event(from e: UnsafePointer<CEvent>) throws(WireError) -> IdentityRiskEvent {
         let draft = draft(from: e)
-        if let first = draft.decodingViolations.first {
+        if let first = draft.decodingViolations.first(where: { $0.field != "version" }) {
             throw .malformedResponse("\(first.field) \(first.description)")
         }
         guard let created = e.pointee.created_date_time, let createdDateTime = try? decode(created) else {
@@ -163,9 +171,12 @@ enum EventCodec {
         else {
             throw .malformedResponse("event is missing a required property")
         }
+        guard e.pointee.version >= 1 else {
+            throw .malformedResponse("event '\(id)' without a version")
+        }
         return IdentityRiskEvent(
             id: id, userDisplayName: draft.userDisplayName, userPrincipalName: upn, riskEventDateTime: risk,
             riskEventType: type, riskLevel: level, riskEventStatus: status, closedDateTime: draft.closedDateTime,
-            createdDateTime: createdDateTime, userId: userId)
+            createdDateTime: createdDateTime, userId: userId, version: e.pointee.version)
     }
 }

@@ -1,133 +1,119 @@
+public import IdentityRiskService
 import CIdentityRiskProto
 import CProtobufC
-import IdentityRiskCore
+public import IdentityRiskCore
 public import NIOCore
 
-/// `identityrisk.v1.Response` frames <-> ``WireResponse``, through protobuf-c.
-public enum ResponseCodec {
-    // MARK: server side
+/// Server side: encodes Response frames, reusing one C arena. One per
+/// connection, used on its event loop only.
+public final class ResponseEncoder {
+    private let arena: CArena
 
-    /// Appends one frame (length prefix + Response) to `buffer`.
-    public static func encode(_ response: WireResponse, into buffer: inout ByteBuffer) {
-        encode(response, into: &buffer, arena: CArena())
+    public init() {
+        arena = CArena()
     }
 
-    static func encode(_ response: WireResponse, into buffer: inout ByteBuffer, arena: CArena) {
+    /// Appends the frame of one answer of `method` for call `callID`: a result
+    /// (status OK), the OK end of a stream (`.success(nil)`), or an error.
+    public func encode<M: WireMethod>(_ method: M.Type, callID: UInt64, result: Result<M.Response?, IdentityRiskError>, into buffer: inout ByteBuffer) {
         defer { arena.reset() }
-        var r = Identityrisk__V1__Response()
+        var r = CResponse()
         identityrisk__v1__response__init(&r)
-        r.call_id = response.callID
-        switch response.result {
+        r.call_id = callID
+        switch result {
         case .failure(let error):
             r.status = StatusCodec.encode(error, in: arena)
-        case .create(let outcome):
-            r.status = okStatus(arena)
-            r.result_case = IDENTITYRISK__V1__RESPONSE__RESULT_CREATE
-            r.create = arena.make(Identityrisk__V1__CreateResponse.self) { c in
-                identityrisk__v1__create_response__init(c)
-                c.pointee.event = EventCodec.encode(outcome.event, in: arena)
-                c.pointee.already_existed = outcome.alreadyExisted ? 1 : 0
-            }
-        case .get(let event):
-            r.status = okStatus(arena)
-            r.result_case = IDENTITYRISK__V1__RESPONSE__RESULT_GET
-            r.get = arena.make(Identityrisk__V1__GetResponse.self) { g in
-                identityrisk__v1__get_response__init(g)
-                g.pointee.event = EventCodec.encode(event, in: arena)
-            }
-        case .list(let page):
-            r.status = okStatus(arena)
-            r.result_case = IDENTITYRISK__V1__RESPONSE__RESULT_LIST
-            r.list = arena.make(Identityrisk__V1__ListResponse.self) { l in
-                identityrisk__v1__list_response__init(l)
-                l.pointee.n_events = page.events.count
-                let events = arena.pointers(to: CEvent.self, count: page.events.count)
-                for (i, event) in page.events.enumerated() {
-                    events[i] = EventCodec.encode(event, in: arena)
+        case .success(let response):
+            r.status = arena.make(Identityrisk__V1__Status.self) { identityrisk__v1__status__init($0) }
+            if let response {
+                r.result_case = .init(rawValue: numericCast(M.descriptor.number))
+                withUnsafeMutablePointer(to: &r) { pointer in
+                    var builder = ResponseBuilder(message: pointer, arena: arena)
+                    M.encodeResponse(response, into: &builder)
                 }
-                l.pointee.events = events
-                l.pointee.next_page_token = arena.cString(page.nextPageToken)
-            }
-        case .health(let health):
-            r.status = okStatus(arena)
-            r.result_case = IDENTITYRISK__V1__RESPONSE__RESULT_HEALTH
-            r.health = arena.make(Identityrisk__V1__HealthResponse.self) { h in
-                identityrisk__v1__health_response__init(h)
-                h.pointee.status = health.serving == .serving
-                    ? IDENTITYRISK__V1__HEALTH_RESPONSE__SERVING_STATUS__SERVING_STATUS_SERVING
-                    : IDENTITYRISK__V1__HEALTH_RESPONSE__SERVING_STATUS__SERVING_STATUS_DRAINING
-                h.pointee.server_version = arena.cString(health.serverVersion)
-                h.pointee.protocol_version = health.protocolVersion
-                h.pointee.store = arena.cString(health.store)
-                h.pointee.uptime_ms = health.uptimeMilliseconds
-                h.pointee.open_connections = health.openConnections
             }
         }
-        withUnsafePointer(to: &r.base) { base in
-            let size = protobuf_c_message_get_packed_size(base)
-            buffer.writeInteger(UInt32(size), endianness: .big)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-                protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            }
+        RequestCodec.pack(&r.base, into: &buffer)
+    }
+
+    /// Appends an error answer that belongs to no method (call id 0 for the
+    /// connection, or a call refused before its method was known).
+    public func encode(callID: UInt64, error: IdentityRiskError, into buffer: inout ByteBuffer) {
+        defer { arena.reset() }
+        var r = CResponse()
+        identityrisk__v1__response__init(&r)
+        r.call_id = callID
+        r.status = StatusCodec.encode(error, in: arena)
+        RequestCodec.pack(&r.base, into: &buffer)
+    }
+}
+
+@available(*, unavailable)
+extension ResponseEncoder: Sendable {}
+
+/// One decoded response frame, as the client sees it. Valid only inside
+/// ``ResponseCodec/decode(_:_:)``.
+public struct InboundResponse {
+    public let callID: UInt64
+    /// The error, when the status is not OK.
+    public let failure: IdentityRiskError?
+    /// The result oneof's field number (0: none set).
+    public let resultNumber: UInt32
+    let message: UnsafePointer<CResponse>
+
+    /// The answer as `method`'s response: throws the status's
+    /// ``IdentityRiskError`` when it is not OK, or ``WireError/malformedResponse(_:)``
+    /// when the result is missing or belongs to another method.
+    public func response<M: WireMethod>(_ method: M.Type) throws -> M.Response {
+        if let failure { throw failure }
+        guard resultNumber == M.descriptor.number else {
+            throw WireError.malformedResponse(
+                resultNumber == 0
+                    ? "status OK but no result set (a method this client does not know?)"
+                    : "the answer to a \(M.descriptor.name) call carries the result of method #\(resultNumber)")
         }
+        return try M.decodeResponse(UnpackedResponse(message: message))
+    }
+}
+
+/// Client side: `identityrisk.v1.Response` frames, through protobuf-c.
+public enum ResponseCodec {
+    /// Appends one frame answering call `callID` of `method` (a fresh arena; the
+    /// server reuses one per connection through ``ResponseEncoder``).
+    public static func encode<M: WireMethod>(_ method: M.Type, callID: UInt64, result: Result<M.Response?, IdentityRiskError>, into buffer: inout ByteBuffer) {
+        ResponseEncoder().encode(method, callID: callID, result: result, into: &buffer)
     }
 
-    private static func okStatus(_ arena: CArena) -> UnsafeMutablePointer<Identityrisk__V1__Status> {
-        arena.make(Identityrisk__V1__Status.self) { identityrisk__v1__status__init($0) }
-    }
-
-    // MARK: client side
-
-    /// Decodes one frame's payload from the server.
-    public static func decode(_ payload: ByteBuffer) throws(WireError) -> WireResponse {
-        let decoded: Result<WireResponse, WireError> = payload.withUnsafeReadableBytes { bytes in
+    /// Decodes one frame's payload from the server and hands it to `body`.
+    public static func decode<R>(_ payload: ByteBuffer, _ body: (InboundResponse) -> R) throws(WireError) -> R {
+        let decoded: Result<R, WireError> = payload.withUnsafeReadableBytes { bytes in
             let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
             guard let message = identityrisk__v1__response__unpack(nil, bytes.count, base) else {
                 return .failure(.malformedResponse("not a valid identityrisk.v1.Response (\(bytes.count) bytes)"))
             }
             defer { identityrisk__v1__response__free_unpacked(message, nil) }
-            do throws(WireError) {
-                return .success(WireResponse(callID: message.pointee.call_id, result: try result(of: message)))
-            } catch {
-                return .failure(error)
-            }
+            let r = message.pointee
+            let failure = r.status.flatMap { $0.pointee.code.rawValue != 0 ? StatusCodec.decode($0) : nil }
+            return .success(body(InboundResponse(
+                callID: r.call_id, failure: failure, resultNumber: UInt32(r.result_case.rawValue), message: message)))
         }
         return try decoded.get()
     }
 
-    private static func result(of message: UnsafeMutablePointer<Identityrisk__V1__Response>) throws(WireError) -> WireResponse.Result {
-        let r = message.pointee
-        if let status = r.status, status.pointee.code.rawValue != 0 {
-            return .failure(StatusCodec.decode(status))
-        }
-        switch r.result_case {
-        case IDENTITYRISK__V1__RESPONSE__RESULT_CREATE:
-            guard let c = r.create, let event = c.pointee.event else { throw .malformedResponse("CreateResponse without an event") }
-            return .create(CreateOutcome(event: try EventCodec.event(from: event), alreadyExisted: c.pointee.already_existed != 0))
-        case IDENTITYRISK__V1__RESPONSE__RESULT_GET:
-            guard let event = r.get?.pointee.event else { throw .malformedResponse("GetResponse without an event") }
-            return .get(try EventCodec.event(from: event))
-        case IDENTITYRISK__V1__RESPONSE__RESULT_LIST:
-            guard let l = r.list?.pointee else { throw .malformedResponse("ListResponse missing") }
-            var events: [IdentityRiskEvent] = []
-            events.reserveCapacity(l.n_events)
-            for i in 0..<l.n_events {
-                guard let e = l.events[i] else { throw .malformedResponse("ListResponse with a null event") }
-                events.append(try EventCodec.event(from: e))
+    /// Decodes a frame expected to answer `method` (tests, tools): its call id
+    /// and result or error.
+    public static func decode<M: WireMethod>(_ payload: ByteBuffer, as method: M.Type) throws(WireError) -> (callID: UInt64, result: Result<M.Response, IdentityRiskError>) {
+        let outcome: Result<(UInt64, Result<M.Response, IdentityRiskError>), WireError> = try decode(payload) { inbound in
+            do {
+                return .success((inbound.callID, .success(try inbound.response(method))))
+            } catch let error as IdentityRiskError {
+                return .success((inbound.callID, .failure(error)))
+            } catch let error as WireError {
+                return .failure(error)
+            } catch {
+                return .failure(.malformedResponse("\(error)"))
             }
-            let token = l.next_page_token.map { String(cString: $0) } ?? ""
-            return .list(ListEvents.Response(events: events, nextPageToken: token))
-        case IDENTITYRISK__V1__RESPONSE__RESULT_HEALTH:
-            guard let h = r.health?.pointee else { throw .malformedResponse("HealthResponse missing") }
-            return .health(HealthStatus(
-                serving: h.status == IDENTITYRISK__V1__HEALTH_RESPONSE__SERVING_STATUS__SERVING_STATUS_SERVING ? .serving : .draining,
-                serverVersion: h.server_version.map { String(cString: $0) } ?? "",
-                protocolVersion: h.protocol_version,
-                store: h.store.map { String(cString: $0) } ?? "",
-                uptimeMilliseconds: h.uptime_ms,
-                openConnections: h.open_connections))
-        default:
-            throw .malformedResponse("status OK but no result set (a method this client does not know?)")
         }
+        return try outcome.get()
     }
 }
