@@ -1,13 +1,20 @@
 import NIOCore
 import Synchronization
 
-/// The calls in flight on one connection: bounds them, refuses reused ids,
-/// finds a call to cancel, and lets the connection wait for all of them.
+/// What the table can do to a call in flight, whatever its method and shape.
+protocol CallHandle: Sendable {
+    /// Stops the call where it still can (its handler's cancel handlers run).
+    func cancel()
+}
+
+/// The calls in flight on one connection, of every method and shape: bounds
+/// them, refuses reused ids, finds a call to cancel, and lets the connection
+/// (and shutdown) wait for all of them.
 final class CallTable: Sendable {
     enum BeginResult { case started, duplicate, full }
 
     private struct State {
-        var tasks: [UInt64: Task<Void, Never>?] = [:]
+        var tasks: [UInt64: any CallHandle] = [:]
         /// When the last call finished (or the table was made), while none is in flight.
         var idleSince = NIODeadline.now()
     }
@@ -19,20 +26,13 @@ final class CallTable: Sendable {
         self.limit = limit
     }
 
-    /// Reserves `callID`; ``attach(_:task:)`` adds its task after.
-    func begin(_ callID: UInt64) -> BeginResult {
+    /// Enters `call` under `callID`, unless the id is in flight or the table is full.
+    func begin(_ callID: UInt64, _ call: any CallHandle) -> BeginResult {
         state.withLock { state in
             if state.tasks.keys.contains(callID) { return .duplicate }
             if state.tasks.count >= limit { return .full }
-            state.tasks[callID] = .some(nil)
+            state.tasks[callID] = call
             return .started
-        }
-    }
-
-    func attach(_ callID: UInt64, task: Task<Void, Never>) {
-        state.withLock { state in
-            // The task may already have finished and removed its entry.
-            if state.tasks.keys.contains(callID) { state.tasks[callID] = task }
         }
     }
 
@@ -47,9 +47,8 @@ final class CallTable: Sendable {
     /// Cancels `callID` if it is in flight; `false` if it is unknown or done.
     @discardableResult
     func cancel(_ callID: UInt64) -> Bool {
-        let task = state.withLock { $0.tasks[callID] }
-        guard let entry = task else { return false }
-        entry?.cancel()
+        guard let call = state.withLock({ $0.tasks[callID] }) else { return false }
+        call.cancel()
         return true
     }
 
@@ -61,14 +60,14 @@ final class CallTable: Sendable {
     }
 
     /// Waits until every call has answered, or `deadline` passes; then cancels
-    /// the rest and gives them a moment to answer `cancelled`. It never waits
+    /// the rest (unary and streaming alike) and gives them a moment to answer `cancelled`. It never waits
     /// for them beyond that: a store that ignores cancellation must not hold
     /// shutdown hostage (their answers go nowhere once the connection closes).
     func drain(until deadline: NIODeadline) async {
         await waitUntilEmpty(orUntil: deadline)
-        let leftovers = state.withLock { $0.tasks.values.compactMap { $0 } }
+        let leftovers = state.withLock { Array($0.tasks.values) }
         guard !leftovers.isEmpty else { return }
-        for task in leftovers { task.cancel() }
+        for call in leftovers { call.cancel() }
         await waitUntilEmpty(orUntil: .now() + .milliseconds(100))
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import IdentityRiskService
 import IdentityRiskWire
 import Logging
 import NIOCore
@@ -53,7 +54,7 @@ extension IdentityRiskServer {
     ///
     /// ```
     /// head ── ServerPrefaceHandler ── InboundDeadlineHandler ── OutboundBackpressureHandler
-    ///      ── RequestFrameDecoder ── ResponseFrameEncoder ── ServerCallHandler ── tail
+    ///      ── FrameDecoder ── ServerCallHandler ── tail
     /// ```
     private func initialize(_ channel: any Channel) -> EventLoopFuture<AcceptedConnection> {
         let initialized = PeerCredentials.read(from: channel).flatMapThrowing { peer in
@@ -61,6 +62,7 @@ extension IdentityRiskServer {
             let c = self.configuration
             var logger = self.logger
             logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
+            let identity = peer.map { PeerIdentity(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             let calls = CallTable(limit: c.maxCallsInFlightPerConnection)
             let counters = self.counters
             let onClose: (ConnectionClosure) -> Void = { [logger] closure in
@@ -77,15 +79,13 @@ extension IdentityRiskServer {
                     calls: calls,
                     onClose: onClose),
                 OutboundBackpressureHandler(unwritableTimeout: .milliseconds(c.unwritableTimeoutMilliseconds), onClose: onClose),
-                ByteToMessageHandler(RequestFrameDecoder(
-                    maxFrameBytes: c.maxFrameBytes,
-                    decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes))),
-                MessageToByteHandler(ResponseFrameEncoder()),
+                ByteToMessageHandler(FrameDecoder(maxFrameBytes: c.maxFrameBytes)),
                 ServerCallHandler(
                     calls: calls,
-                    dispatcher: self.dispatcher,
-                    peer: peer,
+                    methods: self.methods,
+                    peer: identity,
                     logger: logger,
+                    decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes),
                     isDraining: { [state = self.state] in state.withLock { $0.phase == .draining } },
                     onConnectionError: { [logger] error in
                         let final = Self.finalError(for: error)

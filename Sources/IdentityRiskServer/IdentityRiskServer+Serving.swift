@@ -38,9 +38,3 @@ extension IdentityRiskServer {
     }
 }
 
-extension WireResponse.Result {
-    var isFailure: Bool {
-        if case .failure = self { return true }
-        return false
-    }
-}

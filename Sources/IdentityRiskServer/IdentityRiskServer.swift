@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import IdentityRiskCore
+public import IdentityRiskService
 import IdentityRiskWire
 public import Logging
 import NIOCore
@@ -26,7 +27,7 @@ public final class IdentityRiskServer: Service, Sendable {
     let store: any EventStore
     let logger: Logger
     let group: MultiThreadedEventLoopGroup
-    let dispatcher: CallDispatcher
+    let methods: ServerMethodTable
     let startedAt = NIODeadline.now()
     let state = LockedState()
     let limiter: ConnectionLimiter
@@ -47,12 +48,28 @@ public final class IdentityRiskServer: Service, Sendable {
         enum Phase { case idle, running, draining }
     }
 
-    public init(
+    /// Serves ``IdentityRiskService``'s handlers over `store`.
+    public convenience init(
         configuration: ServerConfiguration,
         store: any EventStore,
         logger: Logger,
         clock: any EventClock = SystemEventClock(),
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+    ) {
+        self.init(configuration: configuration, store: store, logger: logger, eventLoopGroup: eventLoopGroup) { health in
+            IdentityRiskService(store: store, clock: clock, health: health, logger: logger).router
+        }
+    }
+
+    /// Serves the handlers of the router that `makeRouter` builds (given the
+    /// server's health report). `run()` refuses to start if a method of
+    /// ``IdentityRiskMethods/all`` has no handler in it.
+    public init(
+        configuration: ServerConfiguration,
+        store: any EventStore,
+        logger: Logger,
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
+        makeRouter: (_ health: @escaping @Sendable () -> HealthStatus) -> RPCRouter
     ) {
         self.configuration = configuration
         self.store = store
@@ -63,11 +80,7 @@ public final class IdentityRiskServer: Service, Sendable {
         self.limiter = limiter
         let state = self.state
         let startedAt = self.startedAt
-        self.dispatcher = CallDispatcher(
-            createEvent: CreateEvent(store: store, clock: clock),
-            getEvent: GetEvent(store: store),
-            listEvents: ListEvents(store: store),
-            health: {
+        self.methods = ServerMethodTable(router: makeRouter({
                 let draining = state.withLock { $0.phase == .draining }
                 return HealthStatus(
                     serving: draining ? .draining : .serving,
@@ -76,8 +89,7 @@ public final class IdentityRiskServer: Service, Sendable {
                     store: store.kind,
                     uptimeMilliseconds: UInt64((NIODeadline.now() - startedAt).nanoseconds / 1_000_000),
                     openConnections: UInt32(clamping: limiter.open))
-            },
-            logger: logger)
+            }))
     }
 
     /// Returns once the socket accepts connections; throws if `run()` failed to bind.
@@ -103,6 +115,9 @@ public final class IdentityRiskServer: Service, Sendable {
         do {
             if let problem = configuration.problem {
                 throw ServerError("invalid configuration: \(problem)")
+            }
+            if !methods.missing.isEmpty {
+                throw ServerError("no handler for \(methods.missing.map(\.name).joined(separator: ", ")); every method of the table needs one")
             }
             socketGuard = try SocketFileGuard(socketPath: configuration.socketPath)
             do {

@@ -1,33 +1,39 @@
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskWire
 import Logging
 import NIOCore
 
 /// Serves the calls of one connection, on its event loop: the last handler of
-/// the pipeline, after the frame decoder and response encoder.
+/// the pipeline, after the frame decoder.
 ///
 /// ```
-///  WireRequest ──▶ envelope checks ──▶ CallDispatcher.start ──▶ store
-///                  (call id, limits,        │ memory: answers inline
-///                   draining)               │ SQLite: answers from its writer thread
-///                                           ▼ get/list: a task
-///  WireResponse ◀── write (no flush) ◀── finish(callID, result) on the event loop
-///                   flush once per read batch, or once per loop tick
+///  frame ──▶ RequestCodec.decode ──▶ envelope checks ──▶ ServerMethodTable ──▶ M.decodeRequest
+///            (protobuf-c, budget)    (call id, limits,     (method number)       │
+///                                     draining)                                  ▼
+///                                               RegisteredMethod<M>.start(request, context, ServerCall<M>)
+///                                                 memory create: answers inline
+///                                                 SQLite create: answers from its writer thread
+///                                                 get/list/update/delete: a task
+///  frame ◀── write (no flush) ◀── ResponseEncoder ◀── deliver(M, callID, result) on the event loop
+///            flush once per read batch, or once per loop tick
 /// ```
 ///
 /// Nothing per call crosses a thread unless the work itself does: a create on
 /// the memory store is decoded, validated, stored, encoded and written in one
 /// `channelRead`, and all answers of one read are flushed with one `writev`.
 final class ServerCallHandler: ChannelInboundHandler {
-    typealias InboundIn = WireRequest
-    typealias OutboundOut = WireResponse
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let calls: CallTable
-    private let dispatcher: CallDispatcher
-    private let peer: PeerCredentials?
+    private let methods: ServerMethodTable
+    private let peer: PeerIdentity?
     private let logger: Logger
+    private let decodingLimits: RequestDecodingLimits
     private let isDraining: @Sendable () -> Bool
     private let onConnectionError: (any Error) -> IdentityRiskError?
+    private let encoder = ResponseEncoder()
 
     private var context: ChannelHandlerContext?
     private var inReadBatch = false
@@ -38,16 +44,18 @@ final class ServerCallHandler: ChannelInboundHandler {
 
     init(
         calls: CallTable,
-        dispatcher: CallDispatcher,
-        peer: PeerCredentials?,
+        methods: ServerMethodTable,
+        peer: PeerIdentity?,
         logger: Logger,
+        decodingLimits: RequestDecodingLimits,
         isDraining: @escaping @Sendable () -> Bool,
         onConnectionError: @escaping (any Error) -> IdentityRiskError?
     ) {
         self.calls = calls
-        self.dispatcher = dispatcher
+        self.methods = methods
         self.peer = peer
         self.logger = logger
+        self.decodingLimits = decodingLimits
         self.isDraining = isDraining
         self.onConnectionError = onConnectionError
     }
@@ -64,7 +72,7 @@ final class ServerCallHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inReadBatch = true
-        serve(unwrapInboundIn(data), context: context)
+        RequestCodec.decode(unwrapInboundIn(data), limits: decodingLimits) { serve($0) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -91,7 +99,9 @@ final class ServerCallHandler: ChannelInboundHandler {
         let channel = context.channel
         if let final = onConnectionError(error) {
             // The byte stream can no longer be trusted: say why (call id 0), flush, close.
-            context.writeAndFlush(wrapOutboundOut(WireResponse(callID: 0, result: .failure(final)))).whenComplete { _ in
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            encoder.encode(callID: 0, error: final, into: &buffer)
+            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
                 channel.close(promise: nil)
             }
         } else {
@@ -102,26 +112,41 @@ final class ServerCallHandler: ChannelInboundHandler {
 
     // MARK: calls
 
-    private func serve(_ request: WireRequest, context: ChannelHandlerContext) {
-        let callID = request.callID
-        if case .cancel(let target) = request.method {
+    private func serve(_ inbound: InboundRequest) {
+        let callID = inbound.callID
+        let request: UnpackedRequest
+        switch inbound.kind {
+        case .cancel(let target):
             let found = calls.cancel(target)
             logger.debug("cancel", metadata: ["target": "\(target)", "found": "\(found)"])
             return
-        }
-        if case .invalid(let error) = request.method, callID == 0 {
-            // Not decodable, and no call id could be read from it: answer with call id 0.
+        case .malformed(let error):
+            // Answered under the call id if one could be read from it, else 0.
             return refuse(callID, error)
+        case .noMethod:
+            guard callID != 0 else { return refuse(callID, Self.callIDZero) }
+            return refuse(callID, Self.unimplemented("no method is set, or one this server does not know"))
+        case .call(let unpacked):
+            request = unpacked
         }
-        guard callID != 0 else {
-            return refuse(callID, IdentityRiskError(
-                code: .invalidArgument, message: "call_id must not be 0 (0 is reserved for connection-level errors)", target: "call_id"))
-        }
+        guard callID != 0 else { return refuse(callID, Self.callIDZero) }
         if isDraining() {
             return refuse(callID, IdentityRiskError(
                 code: .unavailable, message: "the server is shutting down; retry on a new connection", retryAfterMilliseconds: 1000))
         }
-        switch calls.begin(callID) {
+        guard let binding = methods.binding(number: request.methodNumber) else {
+            return refuse(callID, Self.unimplemented("method #\(request.methodNumber) is not served here"))
+        }
+        binding.start(request, callID: callID, timeoutMilliseconds: inbound.timeoutMilliseconds, on: self)
+    }
+
+    /// Enters the call in the table and starts its handler (from ``ServerMethod``).
+    func start<M: WireMethod>(
+        _ method: M.Type, _ handler: RegisteredMethod<M>, _ request: M.Request, callID: UInt64, timeoutMilliseconds: UInt32
+    ) {
+        guard let context else { return }
+        let call = ServerCall<M>(callID: callID, connection: self, eventLoop: context.eventLoop)
+        switch calls.begin(callID, call) {
         case .duplicate:
             return refuse(callID, IdentityRiskError(
                 code: .invalidArgument,
@@ -135,41 +160,52 @@ final class ServerCallHandler: ChannelInboundHandler {
         case .started:
             break
         }
-        let deadline: NIODeadline? = request.timeoutMilliseconds == 0 ? nil : .now() + .milliseconds(Int64(request.timeoutMilliseconds))
-        let eventLoop = context.eventLoop
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let task = dispatcher.start(request.method, deadline: deadline, peer: peer) { result in
-            if eventLoop.inEventLoop {
-                handler.value.finish(callID, result)
-            } else {
-                eventLoop.execute { handler.value.finish(callID, result) }
+        let deadline = timeoutMilliseconds == 0 ? nil : ContinuousClock.now + .milliseconds(Int64(timeoutMilliseconds))
+        if M.descriptor.shape == .serverStreaming, timeoutMilliseconds > 0 {
+            // A stream runs until its deadline; a unary call's deadline is checked when it starts.
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMilliseconds))) {
+                call.cancel()
+                call.finish(.failure(IdentityRiskError(code: .deadlineExceeded, message: "the stream reached its deadline of \(timeoutMilliseconds) ms")))
             }
         }
-        if let task { calls.attach(callID, task: task) }
+        handler.start(request, context: CallContext(method: M.descriptor, peer: peer, deadline: deadline), sink: call)
     }
 
-    /// On the event loop: the call is over; its id may be reused from now on.
+    /// On the event loop: one answer of call `callID`. A final one ends the call;
+    /// its id may be reused from then on.
     ///
     /// The answer is written (and its flush scheduled) *before* the call leaves
     /// the table: a shutdown drain that sees the table empty then closes the
     /// channel behind that flush, never ahead of it. The client cannot see the
     /// answer before both have happened (same event-loop turn), so it never
     /// reuses the id too early.
-    private func finish(_ callID: UInt64, _ result: WireResponse.Result) {
-        logger.debug("call", metadata: ["call": "\(callID)", "ok": "\(!result.isFailure)"])
-        write(WireResponse(callID: callID, result: result))
+    func deliver<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ result: Result<M.Response?, IdentityRiskError>, final: Bool) {
+        if let context, !closing {
+            var buffer = context.channel.allocator.buffer(capacity: 512)
+            encoder.encode(method, callID: callID, result: result, into: &buffer)
+            write(buffer)
+        }
+        guard final else { return }
+        logger.debug("call", metadata: [
+            "call": "\(callID)", "method": "\(M.descriptor.name)",
+            "status": "\(result.failure.map { "\($0.code)" } ?? "ok")",
+        ])
         calls.finish(callID)
         closeIfIdle()
     }
 
-    private func refuse(_ callID: UInt64, _ error: IdentityRiskError) {
+    /// Answers `callID` with `error` without starting anything.
+    func refuse(_ callID: UInt64, _ error: IdentityRiskError) {
         logger.debug("call refused", metadata: ["call": "\(callID)", "code": "\(error.code)", "message": "\(error.message)"])
-        write(WireResponse(callID: callID, result: .failure(error)))
+        guard let context, !closing else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        encoder.encode(callID: callID, error: error, into: &buffer)
+        write(buffer)
     }
 
-    private func write(_ response: WireResponse) {
+    private func write(_ frame: ByteBuffer) {
         guard let context, !closing else { return }
-        context.write(wrapOutboundOut(response), promise: nil)
+        context.write(wrapOutboundOut(frame), promise: nil)
         if inReadBatch {
             needsFlush = true
         } else if !flushScheduled {
@@ -192,7 +228,23 @@ final class ServerCallHandler: ChannelInboundHandler {
         context.flush()
         channel.close(promise: nil)
     }
+
+    private static let callIDZero = IdentityRiskError(
+        code: .invalidArgument, message: "call_id must not be 0 (0 is reserved for connection-level errors)", target: "call_id")
+
+    private static func unimplemented(_ why: String) -> IdentityRiskError {
+        IdentityRiskError(
+            code: .unimplemented,
+            message: "\(why); this server implements \(IdentityRiskMethods.names), and cancel (protocol version \(WireProtocol.version))")
+    }
 }
 
 @available(*, unavailable)
 extension ServerCallHandler: Sendable {}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

@@ -47,6 +47,13 @@ public struct ServerConfiguration: Sendable {
 
     public static let defaultSocketPath = "/tmp/identityrisk.sock"
 
+    /// Every default, in one place: iriskd's flags, the README and PROTOCOL.md state these.
+    public static let defaults = ServerConfiguration()
+
+    /// Allowed `maxFrameBytes`: 256 bytes to 64 MiB. (A create with every string
+    /// at its byte limit needs about 1 KiB.)
+    public static let maxFrameBytesRange = 256...(64 * 1024 * 1024)
+
     public init(
         socketPath: String = ServerConfiguration.defaultSocketPath,
         socketMode: UInt32 = 0o600,
@@ -91,7 +98,9 @@ public struct ServerConfiguration: Sendable {
 
     /// Why this configuration cannot run, or `nil`.
     public var problem: String? {
-        if maxFrameBytes < 0 || maxFrameBytes > Int(UInt32.max) { return "maxFrameBytes must be 0 ... \(UInt32.max)" }
+        if !Self.maxFrameBytesRange.contains(maxFrameBytes) {
+            return "maxFrameBytes must be \(Self.maxFrameBytesRange.lowerBound) ... \(Self.maxFrameBytesRange.upperBound), got \(maxFrameBytes)"
+        }
         if maxConnections < 1 || maxConnectionsPerUID < 1 || maxCallsInFlightPerConnection < 1 {
             return "maxConnections, maxConnectionsPerUID and maxCallsInFlightPerConnection must be at least 1"
         }
