@@ -3,22 +3,34 @@ import IdentityRiskWire
 import NIOCore
 import Synchronization
 
-/// Where one call's answer goes. Completed exactly once, by whichever comes
-/// first: the server's answer, the connection failing, the deadline, the
-/// caller's cancellation, or the write failing before the call reached the
-/// pipeline (a connection that closed between picking it and writing to it).
-final class CallCompletion: Sendable {
-    private let promise: EventLoopPromise<WireResponse>
+/// Where one call's answer goes, typed by its method. Completed exactly once,
+/// by whichever comes first: the server's answer, the connection failing, the
+/// deadline, the caller's cancellation, or the write failing before the call
+/// reached the pipeline (a connection that closed between picking it and
+/// writing to it).
+protocol PendingResponse: Sendable {
+    /// The server's answer; decoded here, while the frame's view is valid.
+    func complete(_ response: InboundResponse)
+    func fail(_ error: any Error)
+}
+
+final class CallCompletion<M: WireMethod>: PendingResponse {
+    private let promise: EventLoopPromise<M.Response>
     private let done = Atomic<Bool>(false)
 
-    init(promise: EventLoopPromise<WireResponse>) {
+    init(promise: EventLoopPromise<M.Response>) {
         self.promise = promise
     }
 
-    var futureResult: EventLoopFuture<WireResponse> { promise.futureResult }
+    var futureResult: EventLoopFuture<M.Response> { promise.futureResult }
 
-    func succeed(_ response: WireResponse) {
-        if claim() { promise.succeed(response) }
+    func complete(_ response: InboundResponse) {
+        guard claim() else { return }
+        do {
+            promise.succeed(try response.response(M.self))
+        } catch {
+            promise.fail(error)
+        }
     }
 
     func fail(_ error: any Error) {
@@ -30,20 +42,21 @@ final class CallCompletion: Sendable {
     }
 }
 
-/// One outgoing call: the request and where its answer goes.
+/// One outgoing frame: an encoded request and where its answer goes (none for a cancel).
 struct PendingCall {
-    var request: WireRequest
-    var completion: CallCompletion?
+    var callID: UInt64
+    var frame: ByteBuffer
+    var completion: (any PendingResponse)?
 }
 
 /// Matches responses to calls by call id. Writes are flushed once per event
 /// loop tick, so many calls issued together leave in one `writev`.
 final class ClientCallHandler: ChannelDuplexHandler {
-    typealias InboundIn = WireResponse
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = PendingCall
-    typealias OutboundOut = WireRequest
+    typealias OutboundOut = ByteBuffer
 
-    private var pending: [UInt64: CallCompletion] = [:]
+    private var pending: [UInt64: any PendingResponse] = [:]
     private var failure: (any Error)?
     private var flushScheduled = false
 
@@ -55,9 +68,9 @@ final class ClientCallHandler: ChannelDuplexHandler {
             return
         }
         if let completion = call.completion {
-            pending[call.request.callID] = completion
+            pending[call.callID] = completion
         }
-        context.write(wrapOutboundOut(call.request), promise: promise)
+        context.write(wrapOutboundOut(call.frame), promise: promise)
         if !flushScheduled {
             flushScheduled = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -70,15 +83,20 @@ final class ClientCallHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let response = unwrapInboundIn(data)
-        if response.callID == 0 {
-            // A connection-level error from the server; it closes next.
-            if case .failure(let error) = response.result {
-                failAll(error)
+        do {
+            try ResponseCodec.decode(unwrapInboundIn(data)) { response in
+                if response.callID == 0 {
+                    // A connection-level error from the server; it closes next.
+                    if let error = response.failure { failAll(error) }
+                    return
+                }
+                pending.removeValue(forKey: response.callID)?.complete(response)
             }
-            return
+        } catch {
+            // A client cannot trust a server that sends what does not decode.
+            failAll(error)
+            context.close(promise: nil)
         }
-        pending.removeValue(forKey: response.callID)?.succeed(response)
     }
 
     /// A caller gave up on a call (deadline or task cancellation) and has

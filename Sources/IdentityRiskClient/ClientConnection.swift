@@ -20,8 +20,7 @@ final class ClientConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ClientPrefaceHandler(),
-                        ByteToMessageHandler(ResponseFrameDecoder(maxFrameBytes: configuration.maxResponseFrameBytes)),
-                        MessageToByteHandler(RequestFrameEncoder()),
+                        ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxResponseFrameBytes)),
                         ClientCallHandler()
                     )
                 }
@@ -33,14 +32,15 @@ final class ClientConnection: Sendable {
 
     var isActive: Bool { channel.isActive }
 
-    /// Sends `method` and waits for its answer, honouring `timeout` and task cancellation.
-    func call(_ method: WireRequest.Method, timeoutMilliseconds: UInt32?) async throws -> WireResponse.Result {
-        let callID = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let request = WireRequest(callID: callID, timeoutMilliseconds: timeoutMilliseconds ?? 0, method: method)
-        if let problem = RequestCodec.encodingProblem(request) {
+    /// Sends a call of `method` and waits for its answer, honouring `timeout` and task cancellation.
+    func call<M: WireMethod>(_ method: M.Type, _ request: M.Request, timeoutMilliseconds: UInt32?) async throws -> M.Response {
+        if let problem = M.encodingProblem(request) {
             throw problem
         }
-        let completion = CallCompletion(promise: channel.eventLoop.makePromise(of: WireResponse.self))
+        let callID = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var frame = channel.allocator.buffer(capacity: 256)
+        RequestCodec.encode(method, request, callID: callID, timeoutMilliseconds: timeoutMilliseconds ?? 0, into: &frame)
+        let completion = CallCompletion<M>(promise: channel.eventLoop.makePromise(of: M.Response.self))
         var timer: Scheduled<Void>?
         if let timeoutMilliseconds {
             let channel = self.channel
@@ -56,19 +56,20 @@ final class ClientConnection: Sendable {
         // reaching ClientCallHandler; the call must fail then, not wait forever.
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { _ in completion.fail(WireError.connectionClosed) }
-        channel.write(PendingCall(request: request, completion: completion), promise: written)
-        let response = try await withTaskCancellationHandler {
+        channel.write(PendingCall(callID: callID, frame: frame, completion: completion), promise: written)
+        return try await withTaskCancellationHandler {
             try await completion.futureResult.get()
         } onCancel: {
             let channel = self.channel
-            channel.write(PendingCall(request: WireRequest(callID: 0, method: .cancel(targetCallID: callID)), completion: nil), promise: nil)
+            var cancel = channel.allocator.buffer(capacity: 16)
+            RequestCodec.encodeCancel(targetCallID: callID, into: &cancel)
+            channel.write(PendingCall(callID: 0, frame: cancel, completion: nil), promise: nil)
             Self.abandon(channel, callID, completion, IdentityRiskError(code: .cancelled, message: "the call was cancelled by the caller"))
         }
-        return response.result
     }
 
     /// Fails the call now and tells the handler to drop a late answer.
-    private static func abandon(_ channel: any Channel, _ callID: UInt64, _ completion: CallCompletion, _ error: IdentityRiskError) {
+    private static func abandon(_ channel: any Channel, _ callID: UInt64, _ completion: some PendingResponse, _ error: IdentityRiskError) {
         completion.fail(error)
         channel.triggerUserOutboundEvent(ClientCallHandler.ForgetCall(callID: callID), promise: nil)
     }

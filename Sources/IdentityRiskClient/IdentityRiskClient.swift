@@ -1,4 +1,5 @@
 public import IdentityRiskCore
+public import IdentityRiskService
 public import IdentityRiskWire
 import NIOCore
 import NIOPosix
@@ -15,11 +16,16 @@ import Synchronization
 /// ```
 ///
 /// Errors are ``IdentityRiskError`` (code, message, target, field violations)
-/// or ``WireError`` for a broken connection. A call whose connection breaks
-/// before its answer is retried on a new connection when that is safe: get,
-/// list and health always, create always too, because the client gives every
-/// create an id (a lowercase UUID) when the caller did not, which makes the
-/// retry idempotent on the server.
+/// or ``WireError`` for a broken connection. A stale `ifMatch` is
+/// `IdentityRiskError` with code `.failedPrecondition` (HTTP 412; its
+/// ``IdentityRiskError/isVersionMismatch`` is true). A call whose connection
+/// breaks before its answer is retried on a new connection when that is safe
+/// (``RPCMethod/isSafeToRetry(_:)``): get, list and health always; create
+/// always too, because the client gives every create an id (a lowercase UUID)
+/// when the caller did not, which makes the retry idempotent on the server;
+/// update without `ifMatch` (setting the same values twice is harmless).
+/// Update with `ifMatch` and delete are not retried: the first attempt may
+/// have succeeded, and the retry would be refused (412, 404) for it.
 public final class IdentityRiskClient: Sendable {
     public let socketPath: String
     public let configuration: ClientConfiguration
@@ -45,30 +51,54 @@ public final class IdentityRiskClient: Sendable {
         if draft.id == nil || draft.id?.isEmpty == true {
             draft.id = EventIDGenerator.randomUUID()
         }
-        switch try await call(.create(draft), timeoutMilliseconds: timeoutMilliseconds) {
-        case .create(let outcome): return outcome
-        case let other: throw Self.unexpected(other)
-        }
+        return try await call(IdentityRiskMethods.Create.self, draft, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     public func get(id: String, timeoutMilliseconds: UInt32? = nil) async throws -> IdentityRiskEvent {
-        switch try await call(.get(id: id), timeoutMilliseconds: timeoutMilliseconds) {
-        case .get(let event): return event
-        case let other: throw Self.unexpected(other)
-        }
+        try await call(IdentityRiskMethods.Get.self, id, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     public func list(_ request: ListEvents.Request = ListEvents.Request(), timeoutMilliseconds: UInt32? = nil) async throws -> ListEvents.Response {
-        switch try await call(.list(request), timeoutMilliseconds: timeoutMilliseconds) {
-        case .list(let page): return page
-        case let other: throw Self.unexpected(other)
-        }
+        try await call(IdentityRiskMethods.List.self, request, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     public func health(timeoutMilliseconds: UInt32? = nil) async throws -> HealthStatus {
-        switch try await call(.health, timeoutMilliseconds: timeoutMilliseconds) {
-        case .health(let status): return status
-        case let other: throw Self.unexpected(other)
+        try await call(IdentityRiskMethods.Health.self, HealthRequest(), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Changes the properties `patch` names (Graph `PATCH`) and returns the
+    /// record as stored. With `ifMatch` (a version from ``IdentityRiskEvent/version``),
+    /// a record that changed since is refused with `.failedPrecondition`.
+    public func update(id: String, _ patch: EventPatch, ifMatch: UInt64? = nil, timeoutMilliseconds: UInt32? = nil) async throws -> IdentityRiskEvent {
+        try await call(IdentityRiskMethods.Update.self, UpdateEvent.Request(id: id, patch: patch, ifMatch: ifMatch), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Deletes `id` (Graph `DELETE`, 204) and returns the version it had.
+    /// Unknown or already deleted: `.notFound`; stale `ifMatch`: `.failedPrecondition`.
+    @discardableResult
+    public func delete(id: String, ifMatch: UInt64? = nil, timeoutMilliseconds: UInt32? = nil) async throws -> UInt64 {
+        try await call(IdentityRiskMethods.Delete.self, DeleteEvent.Request(id: id, ifMatch: ifMatch), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Calls any method of the table (``WireMethods/all``): what the methods above do.
+    public func call<M: WireMethod>(_ method: M.Type, _ request: M.Request, timeoutMilliseconds: UInt32? = nil) async throws -> M.Response {
+        let timeout = timeoutMilliseconds ?? configuration.defaultTimeoutMilliseconds
+        let retries = M.isSafeToRetry(request) ? configuration.maxRetries : 0
+        var attempt = 0
+        while true {
+            let connection = try await currentConnection()
+            do {
+                return try await connection.call(method, request, timeoutMilliseconds: timeout)
+            } catch let error as WireError where error == .connectionClosed && attempt < retries {
+                attempt += 1
+                discard(connection)
+                try await Task.sleep(for: .milliseconds(20 * attempt))
+            } catch let error as ChannelError where attempt < retries {
+                _ = error
+                attempt += 1
+                discard(connection)
+                try await Task.sleep(for: .milliseconds(20 * attempt))
+            }
         }
     }
 
@@ -83,28 +113,6 @@ public final class IdentityRiskClient: Sendable {
     }
 
     // MARK: -
-
-    private func call(_ method: WireRequest.Method, timeoutMilliseconds: UInt32?) async throws -> WireResponse.Result {
-        let timeout = timeoutMilliseconds ?? configuration.defaultTimeoutMilliseconds
-        var attempt = 0
-        while true {
-            let connection = try await currentConnection()
-            do {
-                let result = try await connection.call(method, timeoutMilliseconds: timeout)
-                if case .failure(let error) = result { throw error }
-                return result
-            } catch let error as WireError where error == .connectionClosed && attempt < configuration.maxRetries {
-                attempt += 1
-                discard(connection)
-                try await Task.sleep(for: .milliseconds(20 * attempt))
-            } catch let error as ChannelError where attempt < configuration.maxRetries {
-                _ = error
-                attempt += 1
-                discard(connection)
-                try await Task.sleep(for: .milliseconds(20 * attempt))
-            }
-        }
-    }
 
     private func currentConnection() async throws -> ClientConnection {
         guard !closed.load(ordering: .relaxed) else {
@@ -139,10 +147,6 @@ public final class IdentityRiskClient: Sendable {
         connection.withLock { current in
             if current === broken { current = nil }
         }
-    }
-
-    private static func unexpected(_ result: WireResponse.Result) -> IdentityRiskError {
-        IdentityRiskError(code: .internal, message: "the server answered with a result of another method: \(result)")
     }
 }
 
