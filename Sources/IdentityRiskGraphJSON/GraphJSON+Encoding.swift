@@ -1,37 +1,24 @@
 public import IdentityRiskCore
 
 extension GraphJSON {
-    /// The record as Graph prints it, properties in Graph's order.
+    /// The record as Graph prints it: `@odata.type`, `@odata.etag` (its version,
+    /// `W/"3"`), then every ``EventProperty`` in Graph's order, absent optional
+    /// properties as `null`.
     public static func encode(_ event: IdentityRiskEvent, indent: String = "", pretty: Bool = true) -> String {
-        let fields: [(String, JSONValue)] = [
-            ("@odata.type", .string(odataType)),
-            ("id", .string(event.id)),
-            ("userDisplayName", event.userDisplayName.map(JSONValue.string) ?? .null),
-            ("userPrincipalName", .string(event.userPrincipalName)),
-            ("riskEventDateTime", .string(event.riskEventDateTime.description)),
-            ("riskEventType", .string(event.riskEventType)),
-            ("riskLevel", .string(event.riskLevel.rawValue)),
-            ("riskEventStatus", .string(event.riskEventStatus.rawValue)),
-            ("closedDateTime", event.closedDateTime.map { .string($0.description) } ?? .null),
-            ("createdDateTime", .string(event.createdDateTime.description)),
-            ("userId", .string(event.userId)),
-        ]
+        var fields: [(String, JSONValue)] = [(odataTypeKey, .string(odataType)), (odataETagKey, .string(event.etag))]
+        for property in EventProperty.allCases {
+            fields.append((property.graphName, JSONValue(event[property])))
+        }
         return JSONValue.object(fields).render(pretty: pretty, indent: indent)
     }
 
-    /// A draft as a Graph request body (what `irisk create` would send).
+    /// A draft as a Graph request body (what `irisk create` would send):
+    /// `@odata.type`, then the properties it gives, in Graph's order.
     public static func encode(_ draft: IdentityRiskEventDraft, pretty: Bool = false) -> String {
-        var fields: [(String, JSONValue)] = [("@odata.type", .string(odataType))]
-        func add(_ name: String, _ value: String?) { if let value { fields.append((name, .string(value))) } }
-        add("id", draft.id)
-        add("userDisplayName", draft.userDisplayName)
-        add("userPrincipalName", draft.userPrincipalName)
-        add("riskEventDateTime", draft.riskEventDateTime?.description)
-        add("riskEventType", draft.riskEventType)
-        add("riskLevel", draft.riskLevel?.rawValue)
-        add("riskEventStatus", draft.riskEventStatus?.rawValue)
-        add("closedDateTime", draft.closedDateTime?.description)
-        add("userId", draft.userId)
+        var fields: [(String, JSONValue)] = [(odataTypeKey, .string(odataType))]
+        for property in EventProperty.allCases {
+            if let value = draft[property] { fields.append((property.graphName, JSONValue(value))) }
+        }
         return JSONValue.object(fields).render(pretty: pretty, indent: "")
     }
 
@@ -83,6 +70,17 @@ enum JSONValue {
     case null
     case array([JSONValue])
     case object([(String, JSONValue)])
+
+    /// A property value as Graph writes it: every kind is a JSON string; `nil` is `null`.
+    init(_ value: PropertyValue?) {
+        switch value {
+        case nil: self = .null
+        case .text(let text)?: self = .string(text)
+        case .dateTime(let date)?: self = .string(date.description)
+        case .riskLevel(let level)?: self = .string(level.rawValue)
+        case .riskEventStatus(let status)?: self = .string(status.rawValue)
+        }
+    }
 
     func render(pretty: Bool, indent: String) -> String {
         let step = pretty ? "  " : ""

@@ -12,9 +12,9 @@ struct GraphJSONTests {
 
     static let created = dt("2024-05-01T12:00:00.1234567Z")
 
-    /// Graph's property order for the record.
+    /// Graph's property order for the record: the annotations, then the ten properties.
     static let graphOrder = [
-        "@odata.type", "id", "userDisplayName", "userPrincipalName", "riskEventDateTime", "riskEventType",
+        "@odata.type", "@odata.etag", "id", "userDisplayName", "userPrincipalName", "riskEventDateTime", "riskEventType",
         "riskLevel", "riskEventStatus", "closedDateTime", "createdDateTime", "userId",
     ]
 
@@ -122,6 +122,7 @@ struct GraphJSONTests {
         let object = try Self.parse(text)
         #expect(object.count == Self.graphOrder.count)
         #expect(object["@odata.type"] as? String == "#microsoft.graph.identityRiskEvent")
+        #expect(object["@odata.etag"] as? String == #"W/"1""#, "a new record is version 1")
         #expect(object["id"] as? String == "evt-1")
         #expect(object["userDisplayName"] as? String == "User Display Name value")
         #expect(object["userPrincipalName"] as? String == "User Principal Name value")
@@ -341,12 +342,11 @@ struct GraphJSONTests {
         }
     }
 
-    /// BUG (minor): GraphJSON.decodeDraft calls JSONSerialization without
-    /// `.fragmentsAllowed`, so a valid JSON scalar body never reaches the
-    /// "must be a JSON object" branch and is reported as "the body is not valid
-    /// JSON: JSON text did not start with array or object and option to allow
-    /// fragments not set." — wrong (it is valid JSON) and it leaks Foundation's wording.
-    @Test("BUG: a JSON scalar body is reported as invalid JSON instead of 'must be a JSON object'",
+    /// Regression: without `.fragmentsAllowed` a valid JSON scalar body never
+    /// reached the "must be a JSON object" branch and was reported as "the body
+    /// is not valid JSON: JSON text did not start with array or object and
+    /// option to allow fragments not set." (wrong, and Foundation's wording).
+    @Test("a JSON scalar body is refused as 'must be a JSON object', not as invalid JSON",
           arguments: [#""abc""#, "42", "true", "null"])
     func scalarBody(_ text: String) {
         do {
@@ -356,7 +356,7 @@ struct GraphJSONTests {
             #expect(error.code == .invalidArgument)
             #expect(error.innerCode == "MalformedJSON")
             #expect(error.message == "the body must be a JSON object (an identityRiskEvent)",
-                    "BUG: \(text) is valid JSON but not an object")
+                    "\(text) is valid JSON but not an object")
         }
     }
 
@@ -397,7 +397,7 @@ struct GraphJSONTests {
 
     @Test("error JSON carries Graph's code, message, target, details and innerError", arguments: [
         (IdentityRiskError.Code.invalidArgument, "invalidRequest", 400),
-        (.failedPrecondition, "invalidRequest", 400),
+        (.failedPrecondition, "preconditionFailed", 412),
         (.notFound, "itemNotFound", 404),
         (.alreadyExists, "nameAlreadyExists", 409),
         (.resourceExhausted, "activityLimitReached", 429),
@@ -470,13 +470,13 @@ struct GraphJSONTests {
         #expect((body["innerError"] as? [String: Any])?["retryAfterSeconds"] as? Int == seconds)
     }
 
-    /// BUG: GraphJSON.encode(IdentityRiskError) computes `(retry + 999) / 1000`
-    /// in UInt32, which traps for retryAfterMilliseconds > UInt32.max - 999. The
-    /// value comes from the server (Status.retry_after_ms), so a server can crash
-    /// the CLI that prints its error. Expected: 4294968 seconds.
-    @Test("BUG: a retry-after near UInt32.max does not crash error encoding")
+    /// Regression: `(retry + 999) / 1000` computed in UInt32 trapped for
+    /// retryAfterMilliseconds > UInt32.max - 999. The value comes from the
+    /// server (Status.retry_after_ms), so a server could crash the CLI that
+    /// prints its error. Expected: 4294968 seconds.
+    @Test("a retry-after near UInt32.max does not crash error encoding")
     func retryAfterOverflow() async {
-        await #expect(processExitsWith: .success, "BUG: GraphJSON.encode traps on retryAfterMilliseconds = UInt32.max") {
+        await #expect(processExitsWith: .success, "GraphJSON.encode traps on retryAfterMilliseconds = UInt32.max") {
             let text = GraphJSON.encode(IdentityRiskError(code: .unavailable, message: "m", retryAfterMilliseconds: .max))
             if !text.contains("\"retryAfterSeconds\": 4294968") { exit(1) }
         }

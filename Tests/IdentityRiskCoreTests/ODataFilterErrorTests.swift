@@ -68,7 +68,7 @@ struct ODataFilterErrorTests {
 
     @Test("unknown names and values list what is allowed", arguments: [
         FilterErrorCase(text: "risklevel eq 'high'",
-                        prefix: "unknown property 'risklevel' at position 1; filterable properties: id, userId, userPrincipalName, userDisplayName, riskEventType, riskLevel, riskEventStatus, createdDateTime, riskEventDateTime, closedDateTime",
+                        prefix: "unknown property 'risklevel' at position 1; filterable properties: id, userDisplayName, userPrincipalName, riskEventDateTime, riskEventType, riskLevel, riskEventStatus, closedDateTime, createdDateTime, userId",
                         mentions: ["did you mean 'riskLevel'?"]),
         FilterErrorCase(text: "userId eq 'a' or severity gt 'low'",
                         prefix: "unknown property 'severity' at position 18; filterable properties: \(FilterProperty.allowedNames)"),

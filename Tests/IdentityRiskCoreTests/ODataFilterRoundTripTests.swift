@@ -122,10 +122,11 @@ struct FilterMatchingTests {
               createdDateTime: "2017-01-04T00:00:00Z", userId: "u1"),
     ]
 
-    /// Enum members compare by their Graph order (riskLevel: low 0, medium 1,
-    /// high 2, hidden 3, ...; riskEventStatus: active 0, remediated 1,
-    /// dismissedAsFixed 2, dismissedAsFalsePositive 3, ...). A null property is
-    /// `ne` any value and fails every other comparison with a value, as in OData.
+    /// Enum members compare by their wire numbers, which follow Graph's order
+    /// (riskLevel: low 1, medium 2, high 3, hidden 4, ...; riskEventStatus:
+    /// active 1, remediated 2, dismissedAsFixed 3, dismissedAsFalsePositive 4,
+    /// ...). A null property is `ne` any value and fails every other comparison
+    /// with a value, as in OData.
     @Test(arguments: [
         ("riskLevel eq 'high'", ["e1"]),
         ("riskLevel ne 'high'", ["e2", "e3", "e4"]),
@@ -161,5 +162,68 @@ struct FilterMatchingTests {
         let expression = try ODataFilter.parse(filter)
         let matched = Self.events.filter { expression.matches($0) }.map(\.id)
         #expect(matched == expected)
+    }
+}
+
+@Suite("FilterExpression.matches: enum members order by wire number")
+struct FilterEnumOrderTests {
+    /// The members, in declaration order, whose event `filter` matches.
+    static func matchingLevels(_ filter: String) throws -> [RiskLevel] {
+        let expression = try ODataFilter.parse(filter)
+        return RiskLevel.allCases.filter { expression.matches(event(id: "e", riskLevel: $0)) }
+    }
+
+    static func matchingStatuses(_ filter: String) throws -> [RiskEventStatus] {
+        let expression = try ODataFilter.parse(filter)
+        return RiskEventStatus.allCases.filter { expression.matches(event(id: "e", riskEventStatus: $0)) }
+    }
+
+    /// Written out by hand, so that a reorder or renumbering of the members fails.
+    @Test(arguments: [
+        ("riskLevel gt 'medium'", [RiskLevel.high, .hidden, RiskLevel.none, .unknownFutureValue]),
+        ("riskLevel ge 'medium'", [.medium, .high, .hidden, RiskLevel.none, .unknownFutureValue]),
+        ("riskLevel lt 'high'", [.low, .medium]),
+        ("riskLevel le 'low'", [.low]),
+        ("riskLevel lt 'low'", []),
+        ("riskLevel gt 'unknownFutureValue'", []),
+        ("riskLevel gt 'hidden' and riskLevel lt 'unknownFutureValue'", [RiskLevel.none]),
+        ("riskLevel ne 'none'", [.low, .medium, .high, .hidden, .unknownFutureValue]),
+    ])
+    func riskLevelOrder(_ filter: String, _ expected: [RiskLevel]) throws {
+        #expect(try Self.matchingLevels(filter) == expected)
+    }
+
+    @Test(arguments: [
+        ("riskEventStatus gt 'dismissedAsFixed'",
+         [RiskEventStatus.dismissedAsFalsePositive, .dismissedAsIgnore, .loginBlocked, .closedMfaAuto, .closedMultipleReasons]),
+        ("riskEventStatus le 'remediated'", [.active, .remediated]),
+        ("riskEventStatus ge 'closedMfaAuto'", [.closedMfaAuto, .closedMultipleReasons]),
+        ("riskEventStatus lt 'active'", []),
+    ])
+    func riskEventStatusOrder(_ filter: String, _ expected: [RiskEventStatus]) throws {
+        #expect(try Self.matchingStatuses(filter) == expected)
+    }
+
+    /// Every operator on every pair agrees with comparing wire numbers.
+    @Test(arguments: FilterOperator.allCases)
+    func everyPairComparesWireNumbers(_ op: FilterOperator) throws {
+        func holds(_ a: UInt32, _ b: UInt32) -> Bool {
+            switch op {
+            case .eq: a == b
+            case .ne: a != b
+            case .gt: a > b
+            case .ge: a >= b
+            case .lt: a < b
+            case .le: a <= b
+            }
+        }
+        for literal in RiskLevel.allCases {
+            let expected = RiskLevel.allCases.filter { holds($0.wireNumber, literal.wireNumber) }
+            #expect(try Self.matchingLevels("riskLevel \(op.rawValue) '\(literal.rawValue)'") == expected)
+        }
+        for literal in RiskEventStatus.allCases {
+            let expected = RiskEventStatus.allCases.filter { holds($0.wireNumber, literal.wireNumber) }
+            #expect(try Self.matchingStatuses("riskEventStatus \(op.rawValue) '\(literal.rawValue)'") == expected)
+        }
     }
 }

@@ -88,8 +88,9 @@ struct ODataFilterParsingTests {
             .riskLevel, .riskEventStatus, .createdDateTime, .riskEventDateTime, .closedDateTime,
         ]
         #expect(Set(FilterProperty.allCases) == covered)
+        // FilterProperty is EventProperty: the names are listed in Graph's order.
         #expect(FilterProperty.allowedNames
-            == "id, userId, userPrincipalName, userDisplayName, riskEventType, riskLevel, riskEventStatus, createdDateTime, riskEventDateTime, closedDateTime")
+            == "id, userDisplayName, userPrincipalName, riskEventDateTime, riskEventType, riskLevel, riskEventStatus, closedDateTime, createdDateTime, userId")
     }
 
     @Test("datetime literals keep their exact text", arguments: [

@@ -1,4 +1,5 @@
 @testable import IdentityRiskCore
+import Synchronization
 import Testing
 
 /// SplitMix64: a tiny deterministic generator so property-style loops are reproducible.
@@ -109,31 +110,57 @@ func isLowercaseV4UUID(_ text: String) -> Bool {
 }
 
 /// A minimal in-memory `EventStore` for use-case tests (the real ones live in
-/// IdentityRiskStore, which this target does not depend on).
-actor TestEventStore: EventStore {
-    nonisolated var kind: String { "test" }
-    private var events: [String: IdentityRiskEvent] = [:]
-    private(set) var queries: [ListQuery] = []
+/// IdentityRiskStore, which this target does not depend on): the contract's
+/// versions and tombstones, nothing durable.
+final class TestEventStore: EventStore {
+    var kind: String { "test" }
+
+    private struct State {
+        var events: [String: IdentityRiskEvent] = [:]
+        var deleted: Set<String> = []
+        var queries: [ListQuery] = []
+    }
+    private let state: Mutex<State>
 
     init(_ initial: [IdentityRiskEvent] = []) {
-        for e in initial { events[e.id] = e }
+        var state = State()
+        for e in initial { state.events[e.id] = e }
+        self.state = Mutex(state)
     }
 
-    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
-        if let existing = events[event.id] {
-            guard existing.hasSameContent(as: event) else { throw IdentityRiskError.conflict(id: event.id) }
-            return CreateOutcome(event: existing, alreadyExisted: true)
+    /// The queries `list` was asked, in order.
+    var queries: [ListQuery] { state.withLock { $0.queries } }
+
+    /// The stored record `id`, read without a call through the protocol.
+    func stored(_ id: String) -> IdentityRiskEvent? { state.withLock { $0.events[id] } }
+
+    /// Nothing to open or to drain.
+    func run() async throws {}
+
+    func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        let result: Result<CreateOutcome, IdentityRiskError> = state.withLock { state in
+            if state.deleted.contains(event.id) { return .failure(.deletedID(event.id)) }
+            if let existing = state.events[event.id] {
+                guard existing.hasSameContent(as: event) else { return .failure(.conflict(id: event.id)) }
+                return .success(CreateOutcome(event: existing, alreadyExisted: true))
+            }
+            var stored = event
+            stored.version = 1
+            state.events[event.id] = stored
+            return .success(CreateOutcome(event: stored, alreadyExisted: false))
         }
-        events[event.id] = event
-        return CreateOutcome(event: event, alreadyExisted: false)
+        completion(result)
     }
 
-    func get(id: String) async throws -> IdentityRiskEvent? { events[id] }
+    func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? { stored(id) }
 
-    func list(_ query: ListQuery) async throws -> ListPage {
-        queries.append(query)
+    func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage {
+        let events = state.withLock { state in
+            state.queries.append(query)
+            return Array(state.events.values)
+        }
         let order = query.order
-        let sorted = events.values
+        let sorted = events
             .filter { query.filter?.matches($0) ?? true }
             .sorted { a, b in
                 let ka = order.sortKey(a), kb = order.sortKey(b)
@@ -144,6 +171,32 @@ actor TestEventStore: EventStore {
         let page = Array(remaining.prefix(query.top))
         let next = remaining.count > page.count ? page.last.map { ListCursor(sortKey: order.sortKey($0), id: $0.id) } : nil
         return ListPage(events: page, next: next)
+    }
+
+    func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent {
+        let result: Result<IdentityRiskEvent, IdentityRiskError> = state.withLock { state in
+            guard let current = state.events[event.id] else { return .failure(.notFound(id: event.id)) }
+            guard current.version == expectedVersion else {
+                return .failure(.versionMismatch(id: event.id, expected: expectedVersion, stored: current.version))
+            }
+            precondition(event.version == expectedVersion + 1 && event.createdDateTime == current.createdDateTime)
+            state.events[event.id] = event
+            return .success(event)
+        }
+        return try result.get()
+    }
+
+    func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
+        let result: Result<UInt64, IdentityRiskError> = state.withLock { state in
+            guard let current = state.events[id] else { return .failure(.notFound(id: id)) }
+            if let expectedVersion, expectedVersion != current.version {
+                return .failure(.versionMismatch(id: id, expected: expectedVersion, stored: current.version))
+            }
+            state.events[id] = nil
+            state.deleted.insert(id)
+            return .success(current.version)
+        }
+        return try result.get()
     }
 }
 
