@@ -21,20 +21,11 @@ struct Create: AsyncParsableCommand {
 
     @Option(help: "Client-chosen id (A-Z a-z 0-9 - . _ ~, at most 128); default: a new UUID.")
     var id: String?
-    @Option var userDisplayName: String?
-    @Option var userPrincipalName: String?
-    @Option(help: "e.g. 2017-01-01T00:01:00.7804275+03:00")
-    var riskEventDateTime: String?
-    @Option var riskEventType: String?
-    @Option(help: "\(RiskLevel.allowedValues)")
-    var riskLevel: String?
-    @Option(help: "\(RiskEventStatus.allowedValues)")
-    var riskEventStatus: String?
-    @Option var closedDateTime: String?
-    @Option var userId: String?
+
+    @OptionGroup(title: "Properties") var properties: PropertyOptions
 
     func validate() throws {
-        if json == nil, [userPrincipalName, riskEventDateTime, riskEventType, riskLevel, riskEventStatus, userId].allSatisfy({ $0 == nil }) {
+        if json == nil, id == nil, properties.given.isEmpty {
             throw ValidationError("give a body with --json FILE (or - for stdin), or the properties as flags; see --help")
         }
     }
@@ -45,12 +36,8 @@ struct Create: AsyncParsableCommand {
             if let json {
                 draft = try GraphJSON.decodeDraft(try readInput(json))
             }
-            let flags: [String: String?] = [
-                "id": id, "userDisplayName": userDisplayName, "userPrincipalName": userPrincipalName,
-                "riskEventDateTime": riskEventDateTime, "riskEventType": riskEventType, "riskLevel": riskLevel,
-                "riskEventStatus": riskEventStatus, "closedDateTime": closedDateTime, "userId": userId,
-            ]
-            let given = flags.compactMapValues { $0 }
+            var given = properties.given
+            if let id { given[EventProperty.id.graphName] = id }
             if !given.isEmpty {
                 draft = merge(draft, GraphJSON.decodeDraft(properties: given), keys: Set(given.keys))
             }
@@ -68,15 +55,9 @@ struct Create: AsyncParsableCommand {
     /// `base` with the properties named in `keys` taken from `flags`.
     private func merge(_ base: IdentityRiskEventDraft, _ flags: IdentityRiskEventDraft, keys: Set<String>) -> IdentityRiskEventDraft {
         var d = base
-        if keys.contains("id") { d.id = flags.id }
-        if keys.contains("userDisplayName") { d.userDisplayName = flags.userDisplayName }
-        if keys.contains("userPrincipalName") { d.userPrincipalName = flags.userPrincipalName }
-        if keys.contains("riskEventDateTime") { d.riskEventDateTime = flags.riskEventDateTime }
-        if keys.contains("riskEventType") { d.riskEventType = flags.riskEventType }
-        if keys.contains("riskLevel") { d.riskLevel = flags.riskLevel }
-        if keys.contains("riskEventStatus") { d.riskEventStatus = flags.riskEventStatus }
-        if keys.contains("closedDateTime") { d.closedDateTime = flags.closedDateTime }
-        if keys.contains("userId") { d.userId = flags.userId }
+        for property in EventProperty.allCases where keys.contains(property.graphName) {
+            d[property] = flags[property]
+        }
         d.decodingViolations = base.decodingViolations.filter { !keys.contains($0.field) } + flags.decodingViolations
         return d
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import IdentityRiskClient
+import IdentityRiskService
 import IdentityRiskWire
 
 struct Health: AsyncParsableCommand {

@@ -9,14 +9,16 @@ import IdentityRiskWire
 struct Irisk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "irisk",
-        abstract: "Create and read identityRiskEvent records on an IdentityRisk server (iriskd).",
+        abstract: "Create, read, update and delete identityRiskEvent records on an IdentityRisk server (iriskd).",
         discussion: """
             Records are printed as Microsoft Graph JSON. Errors are printed to stderr as Graph \
             error JSON ({"error": {"code", "message", "target", "details", "innerError"}}).
-            Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict, \
-            5 server unavailable, overloaded or unreachable, 6 deadline exceeded.
+            Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict \
+            (id exists with other content, or was deleted), 5 server unavailable, overloaded or \
+            unreachable, 6 deadline exceeded, 7 precondition failed (stale --if-match), \
+            64 usage error (bad flags).
             """,
-        subcommands: [Create.self, Get.self, List.self, Import.self, Health.self]
+        subcommands: [Create.self, Get.self, List.self, Update.self, Delete.self, Import.self, Health.self]
     )
 }
 
@@ -46,7 +48,8 @@ func fail(_ error: any Error) -> ExitCode {
     }
     printError(GraphJSON.encode(riskError))
     switch riskError.code {
-    case .invalidArgument, .failedPrecondition: return ExitCode(2)
+    case .invalidArgument: return ExitCode(2)
+    case .failedPrecondition: return ExitCode(7)
     case .notFound: return ExitCode(3)
     case .alreadyExists: return ExitCode(4)
     case .unavailable, .resourceExhausted: return ExitCode(5)

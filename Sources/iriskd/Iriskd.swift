@@ -7,6 +7,9 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
+/// Every flag's default comes from here (README "Limits and security" lists the same values).
+private let Defaults = ServerConfiguration.defaults
+
 @main
 struct Iriskd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,46 +30,46 @@ struct Iriskd: AsyncParsableCommand {
     var store: String = "sqlite:" + Iriskd.defaultDatabasePath
 
     @Option(help: "Socket file permission bits, octal (0600: owner only; 0660 with --socket-group).")
-    var socketMode: String = "0600"
+    var socketMode: String = "0" + String(Defaults.socketMode, radix: 8)
 
     @Option(help: "Numeric group id to own the socket file (use with --socket-mode 0660).")
     var socketGroup: UInt32?
 
-    @Option(help: "Largest request frame accepted, in bytes.")
-    var maxFrameBytes: Int = 64 * 1024
+    @Option(help: "Largest request frame accepted, in bytes (\(ServerConfiguration.maxFrameBytesRange.lowerBound) ... \(ServerConfiguration.maxFrameBytesRange.upperBound)).")
+    var maxFrameBytes: Int = Defaults.maxFrameBytes
 
     @Option(help: "Most open connections at once.")
-    var maxConnections: Int = 1024
+    var maxConnections: Int = Defaults.maxConnections
 
     @Option(help: "Most open connections from one peer uid.")
-    var maxConnectionsPerUid: Int = 256
+    var maxConnectionsPerUid: Int = Defaults.maxConnectionsPerUID
 
     @Option(help: "Most calls in flight on one connection.")
-    var maxInFlight: Int = 1024
+    var maxInFlight: Int = Defaults.maxCallsInFlightPerConnection
 
     @Option(help: "A client must send its preface within this many milliseconds.")
-    var handshakeTimeoutMs: Int64 = 5000
+    var handshakeTimeoutMs: Int64 = Defaults.handshakeTimeoutMilliseconds
 
     @Option(help: "Close a connection with no call in flight that sends nothing for this many milliseconds.")
-    var idleTimeoutMs: Int64 = 300_000
+    var idleTimeoutMs: Int64 = Defaults.idleTimeoutMilliseconds
 
     @Option(help: "Once a frame's first byte arrives, the whole frame must arrive within this many milliseconds.")
-    var frameReadTimeoutMs: Int64 = 10_000
+    var frameReadTimeoutMs: Int64 = Defaults.frameReadTimeoutMilliseconds
 
     @Option(help: "Close a connection whose client does not read its responses for this many milliseconds.")
-    var unwritableTimeoutMs: Int64 = 30_000
+    var unwritableTimeoutMs: Int64 = Defaults.unwritableTimeoutMilliseconds
 
     @Option(help: "Outbound bytes queued on a connection above which the server stops reading from it.")
-    var writeHighWaterMark: Int = 64 * 1024
+    var writeHighWaterMark: Int = Defaults.writeBufferHighWaterMark
 
     @Option(help: "Outbound bytes below which a throttled connection is read again.")
-    var writeLowWaterMark: Int = 32 * 1024
+    var writeLowWaterMark: Int = Defaults.writeBufferLowWaterMark
 
     @Option(help: "Memory protobuf-c may use to unpack a request, as a multiple of the frame's length.")
-    var decodeMemoryFactor: Int = 16
+    var decodeMemoryFactor: Int = Defaults.decodeMemoryFactor
 
     @Option(help: "Memory protobuf-c may always use to unpack a request, in bytes.")
-    var minDecodeMemoryBytes: Int = 64 * 1024
+    var minDecodeMemoryBytes: Int = Defaults.minDecodeMemoryBytes
 
     @Option(name: .customLong("allow-uid"), help: "Only accept callers with this uid (repeatable). Default: any.")
     var allowUIDs: [UInt32] = []
@@ -75,10 +78,14 @@ struct Iriskd: AsyncParsableCommand {
     var allowGIDs: [UInt32] = []
 
     @Option(help: "How long shutdown waits for in-flight calls, in milliseconds.")
-    var shutdownGraceMs: Int64 = 10_000
+    var shutdownGraceMs: Int64 = Defaults.shutdownGraceMilliseconds
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
+
+    var storeSpec: StoreSpec {
+        get throws(IdentityRiskError) { try StoreSpec(parsing: store, defaultSQLitePath: Self.defaultDatabasePath) }
+    }
 
     static var defaultDatabasePath: String {
         let env = ProcessInfo.processInfo.environment
@@ -94,14 +101,10 @@ struct Iriskd: AsyncParsableCommand {
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
             throw ValidationError("--socket-mode '\(socketMode)' is not an octal mode like 0600 or 0660")
         }
-        guard store == "memory" || store == "sqlite" || (store.hasPrefix("sqlite:") && store.count > 7) else {
-            throw ValidationError("--store '\(store)' is not 'memory', 'sqlite' or 'sqlite:PATH'")
-        }
-        guard maxFrameBytes >= 256, maxFrameBytes <= 64 * 1024 * 1024 else {
-            throw ValidationError("--max-frame-bytes must be 256 ... 67108864")
-        }
-        guard maxConnections >= 1, maxConnectionsPerUid >= 1, maxInFlight >= 1 else {
-            throw ValidationError("--max-connections, --max-connections-per-uid and --max-in-flight must be at least 1")
+        do {
+            _ = try storeSpec
+        } catch {
+            throw ValidationError("--store: \(error.message)")
         }
         if let problem = serverConfiguration.problem {
             throw ValidationError("invalid limits: \(problem)")
@@ -139,51 +142,36 @@ struct Iriskd: AsyncParsableCommand {
         }
         let logger = Logger(label: "iriskd")
 
+        let spec = try storeSpec
         let eventStore: any EventStore
-        let closeStore: @Sendable () async -> Void
-        if store == "memory" {
-            let memory = MemoryEventStore()
-            eventStore = memory
-            closeStore = {}
-            logger.warning("store: memory. NOT DURABLE: every record is lost when iriskd exits")
+        do {
+            eventStore = try spec.open(logger: Logger(label: "iriskd.store"))
+        } catch {
+            FileHandle.standardError.write(Data("iriskd: error: cannot open the store: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if spec.isDurable {
+            logger.info("store: \(spec) (WAL, synchronous=FULL, group commit)")
         } else {
-            let path = store == "sqlite" ? Self.defaultDatabasePath : String(store.dropFirst("sqlite:".count))
-            do {
-                let sqlite = try SQLiteEventStore(path: path, logger: Logger(label: "iriskd.store"))
-                eventStore = sqlite
-                closeStore = { await sqlite.close() }
-                logger.info("store: sqlite (WAL, synchronous=FULL, group commit)", metadata: ["path": "\(path)"])
-            } catch {
-                FileHandle.standardError.write(Data("iriskd: error: cannot open the store: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
+            logger.warning("store: memory. NOT DURABLE: every record is lost when iriskd exits")
         }
 
         let server = IdentityRiskServer(
             configuration: serverConfiguration,
             store: eventStore,
             logger: logger)
+        // The store first: on shutdown the server (last) stops first and drains,
+        // then the store commits and answers what is queued, and closes.
         let group = ServiceGroup(
-            services: [StoreService(close: closeStore), server],
+            services: [eventStore, server],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         do {
             try await group.run()
         } catch {
-            await closeStore()
             FileHandle.standardError.write(Data("iriskd: error: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
 }
 
-/// Keeps the store open while the server runs; on shutdown (after the server,
-/// which is later in the group and so stops first) commits its last batch and closes it.
-struct StoreService: Service {
-    let close: @Sendable () async -> Void
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await close()
-    }
-}
