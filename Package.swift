@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "IdentityRiskClient", targets: ["IdentityRiskClient"]),
         .library(name: "IdentityRiskCore", targets: ["IdentityRiskCore"]),
+        .library(name: "IdentityRiskService", targets: ["IdentityRiskService"]),
         .library(name: "IdentityRiskWire", targets: ["IdentityRiskWire"]),
         .library(name: "IdentityRiskStore", targets: ["IdentityRiskStore"]),
         .library(name: "IdentityRiskServer", targets: ["IdentityRiskServer"]),
@@ -41,7 +42,22 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wno-unused-parameter"])]
         ),
         // Domain: record, enums, DateTimeOffset, validation, use cases, EventStore. No sockets, no protobuf.
-        .target(name: "IdentityRiskCore", swiftSettings: strictSettings),
+        // A store is a swift-service-lifecycle Service (its lifecycle is part of the EventStore contract).
+        .target(
+            name: "IdentityRiskCore",
+            dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strictSettings
+        ),
+        // The service layer: method descriptors, the router, response writers, the handlers
+        // that call the Core use cases. Transport-neutral: no NIO, no protobuf-c.
+        .target(
+            name: "IdentityRiskService",
+            dependencies: [
+                "IdentityRiskCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Microsoft Graph JSON shapes (record, request body, errors); used by the CLI.
         .target(name: "IdentityRiskGraphJSON", dependencies: ["IdentityRiskCore"], swiftSettings: strictSettings),
         // EventStore implementations: SQLite (durable default) and in-memory (tests, non-durable).
@@ -52,6 +68,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -60,6 +77,7 @@ let package = Package(
             name: "IdentityRiskWire",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "CIdentityRiskProto",
                 "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -70,6 +88,7 @@ let package = Package(
             name: "IdentityRiskServer",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "IdentityRiskWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -82,6 +101,7 @@ let package = Package(
             name: "IdentityRiskClient",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "IdentityRiskWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,6 +125,8 @@ let package = Package(
             name: "irisk",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
+                "IdentityRiskWire",
                 "IdentityRiskClient",
                 "IdentityRiskGraphJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -118,6 +140,7 @@ let package = Package(
             dependencies: [
                 "CFloorServer",
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "IdentityRiskWire",
                 "IdentityRiskServer",
                 "IdentityRiskStore",
@@ -134,6 +157,8 @@ let package = Package(
             name: "irisk-fuzz",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
+                "IdentityRiskStore",
                 "IdentityRiskWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -148,7 +173,10 @@ let package = Package(
             name: "IdentityRiskWireTests",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "IdentityRiskWire",
+                "CIdentityRiskProto",
+                "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -156,14 +184,31 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "IdentityRiskServiceTests",
+            dependencies: [
+                "IdentityRiskCore",
+                "IdentityRiskService",
+                "IdentityRiskStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "IdentityRiskStoreTests",
-            dependencies: ["IdentityRiskCore", "IdentityRiskStore"],
+            dependencies: [
+                "IdentityRiskCore",
+                "IdentityRiskStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "IdentityRiskEndToEndTests",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "IdentityRiskStore",
                 "IdentityRiskWire",
                 "IdentityRiskServer",

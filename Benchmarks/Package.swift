@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "IdentityRiskCore", package: root),
+                .product(name: "IdentityRiskService", package: root),
                 .product(name: "IdentityRiskWire", package: root),
                 .product(name: "IdentityRiskStore", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),

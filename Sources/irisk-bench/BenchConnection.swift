@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskWire
 import NIOCore
 
@@ -207,8 +208,8 @@ final class BenchConnection {
         tally.verified += 1
         let expected = pool.recordID(seq: seq)
         do {
-            let response = try ResponseCodec.decode(ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length)))
-            guard case .create(let outcome) = response.result, outcome.event.id == expected, !outcome.alreadyExisted else {
+            let response = try ResponseCodec.decode(ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length)), as: IdentityRiskMethods.Create.self)
+            guard case .success(let outcome) = response.result, outcome.event.id == expected, !outcome.alreadyExisted else {
                 tally.verifyFailures += 1
                 tally.noteError("verify: expected a new record \(expected), got \(response.result)")
                 return
@@ -221,7 +222,7 @@ final class BenchConnection {
 
     private func describe(_ payload: UnsafeMutablePointer<UInt8>, _ length: Int) -> String {
         do {
-            let response = try ResponseCodec.decode(ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length)))
+            let response = try ResponseCodec.decode(ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length)), as: IdentityRiskMethods.Create.self)
             if case .failure(let error) = response.result { return "\(error.code): \(error.message)" }
             return "\(response.result)"
         } catch {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import IdentityRiskStore
 
 /// `--spawn-process PATH`: the real `iriskd` binary as a child process on a
 /// scratch socket. Its memory and CPU are its own (from /proc/PID), which is
@@ -20,7 +21,7 @@ final class ChildProcessServer: BenchTarget {
         guard access(executable, X_OK) == 0 else { throw BenchError("--spawn-process: \(executable) is not an executable file") }
         socketPath = scratch.path + "/iriskd.sock"
         var arguments = [executable, "--socket", socketPath, "--log-level", "error", "--max-in-flight", String(max(1024, depth)), "--shutdown-grace-ms", "2000"]
-        if let path = spec.databasePath(scratch: scratch) {
+        if let path = spec.databasePath {
             arguments += ["--store", "sqlite:" + path]
             storeText = "sqlite (\(path))"
             fsync = FsyncProbe.run(directory: StoreSpec.directory(of: path))

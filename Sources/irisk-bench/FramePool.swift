@@ -1,4 +1,5 @@
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskWire
 import NIOCore
 
@@ -36,7 +37,7 @@ struct FramePool {
         for index in 0..<max(1, templates) {
             var buffer = ByteBuffer()
             let draft = PayloadMix.draft(index: index &+ connection &* 7919, id: placeholder)
-            RequestCodec.encode(WireRequest(callID: Self.callIDBase, method: .create(draft)), into: &buffer)
+            RequestCodec.encode(IdentityRiskMethods.Create.self, draft, callID: Self.callIDBase, into: &buffer)
             let frame = Array(buffer.readableBytesView)
             guard frame.count > Self.callIDOffset + 9, frame[4] == 0x08,
                 let at = Self.find(Array(placeholder.utf8), in: frame)
@@ -94,10 +95,13 @@ struct FramePool {
         for (seq, slot) in [(UInt64(0), 0), (1, 1), (123_456_789_012, 65_535), (UInt64(count) + 5, 17)] {
             let length = scratch.withUnsafeMutableBufferPointer { write(seq: seq, slot: slot, to: $0.baseAddress!) }
             let payload = ByteBuffer(bytes: scratch[4..<length])
-            let request = RequestCodec.decode(payload)
-            guard request.callID == Self.callID(seq: seq, slot: slot),
-                case .create(let draft) = request.method, draft.id == recordID(seq: seq)
-            else {
+            let decoded = RequestCodec.decode(payload) { inbound -> (UInt64, String?) in
+                guard case .call(let request) = inbound.kind, case .success(let draft) = IdentityRiskMethods.Create.decodeRequest(request) else {
+                    return (inbound.callID, nil)
+                }
+                return (inbound.callID, draft.id)
+            }
+            guard decoded.0 == Self.callID(seq: seq, slot: slot), decoded.1 == recordID(seq: seq) else {
                 throw BenchError("self-check failed: a patched frame does not decode to call \(Self.callID(seq: seq, slot: slot)), id \(recordID(seq: seq))")
             }
         }

@@ -31,17 +31,13 @@ final class InProcessServer: BenchTarget {
         baseline = ProcessMetrics.memory()
         socketPath = scratch.path + "/iriskd.sock"
         let logger = Logger(label: "irisk-bench.server")
-        let store: any EventStore
-        if let path = spec.databasePath(scratch: scratch) {
+        let store = try spec.open(logger: logger)
+        sqlite = store as? SQLiteEventStore
+        if let path = spec.databasePath {
             fsync = FsyncProbe.run(directory: StoreSpec.directory(of: path))
-            let opened = try SQLiteEventStore(path: path, logger: logger)
-            sqlite = opened
-            store = opened
             storeText = "sqlite (\(path))"
         } else {
             fsync = nil
-            sqlite = nil
-            store = MemoryEventStore()
             storeText = "memory"
         }
         statistics = StatisticsWindow(store: sqlite)

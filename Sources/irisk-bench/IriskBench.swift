@@ -2,6 +2,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import IdentityRiskStore
 import Logging
 import Synchronization
 
@@ -63,7 +64,11 @@ struct IriskBench: AsyncParsableCommand {
         guard sources <= 1 else { throw ValidationError("give only one of --socket, --spawn, --spawn-process") }
         guard sources == 1 || floor else { throw ValidationError("give --socket PATH, --spawn or --spawn-process PATH (or --floor alone)") }
         guard !compare || sources == 1 else { throw ValidationError("--compare needs a server: --socket, --spawn or --spawn-process") }
-        guard StoreSpec(store) != nil else { throw ValidationError("--store must be memory, sqlite or sqlite:PATH") }
+        do {
+            _ = try StoreSpec(benchArgument: store, scratch: nil)
+        } catch {
+            throw ValidationError("--store: \(error)")
+        }
         guard store == "memory" || spawn || spawnProcess != nil else { throw ValidationError("--store applies to --spawn and --spawn-process only") }
         guard (1...1024).contains(connections) else { throw ValidationError("--connections must be 1 ... 1024") }
         guard (1..<FramePool.maxSlots).contains(inFlight) else { throw ValidationError("--in-flight must be 1 ... \(FramePool.maxSlots - 1)") }
@@ -116,7 +121,7 @@ struct IriskBench: AsyncParsableCommand {
     }
 
     private func makeServerTarget(depth: Int, scratch: TemporaryDirectory) async throws -> any BenchTarget {
-        let spec = StoreSpec(store)!
+        let spec = try StoreSpec(benchArgument: store, scratch: scratch)
         if spawn {
             let server = try InProcessServer(store: spec, depth: depth, scratch: scratch)
             try await server.start()

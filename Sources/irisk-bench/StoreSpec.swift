@@ -1,32 +1,18 @@
-/// `--store`: `memory`, `sqlite` (a scratch file, deleted after the run) or `sqlite:PATH` (kept).
-enum StoreSpec: Sendable, CustomStringConvertible {
-    case memory
-    case sqlite(path: String?)
+import IdentityRiskStore
 
-    init?(_ text: String) {
-        if text == "memory" {
-            self = .memory
-        } else if text == "sqlite" {
-            self = .sqlite(path: nil)
-        } else if text.hasPrefix("sqlite:"), text.count > 7 {
-            self = .sqlite(path: String(text.dropFirst(7)))
-        } else {
-            return nil
-        }
+/// `--store` is parsed by `IdentityRiskStore.StoreSpec`, as for iriskd; here
+/// `sqlite` alone means a scratch file in the run's temporary directory
+/// (deleted after the run), `sqlite:PATH` a file that is kept.
+extension StoreSpec {
+    init(benchArgument text: String, scratch: TemporaryDirectory?) throws {
+        try self.init(parsing: text, defaultSQLitePath: (scratch?.path ?? "/tmp") + "/events.sqlite")
     }
 
-    var description: String {
-        switch self {
-        case .memory: "memory"
-        case .sqlite(let path): "sqlite:" + (path ?? "(scratch file)")
-        }
-    }
-
-    /// The database path, with a scratch file in `scratch` when none was given.
-    func databasePath(scratch: TemporaryDirectory) -> String? {
-        switch self {
+    /// The database path, for SQLite stores.
+    var databasePath: String? {
+        switch kind {
         case .memory: nil
-        case .sqlite(let path): path ?? scratch.path + "/events.sqlite"
+        case .sqlite(let path): path
         }
     }
 

@@ -1,22 +1,38 @@
+import Dispatch
 import IdentityRiskCore
+import IdentityRiskService
+import IdentityRiskStore
 import IdentityRiskWire
+import Logging
 import NIOCore
+import Synchronization
 
 /// One fuzz input, run through what the server does with bytes after the
 /// handshake: split into frames (`FrameDecoder`), unpack each with protobuf-c
-/// within the memory budget (`RequestCodec.decode`), convert to Core types,
-/// validate (`EventValidator`, `ListEvents.query(for:)`), and encode the
-/// answer (`ResponseCodec.encode`).
+/// within the memory budget (`RequestCodec.decode`), route it through the
+/// method table (``WireMethods/all``) to its codec and to the real handler
+/// (``IdentityRiskService`` over an in-memory store, not durable, labelled so),
+/// and encode the answer (`ResponseEncoder`).
 ///
 /// Besides crashes and sanitizer reports, it checks invariants and traps
 /// (a libFuzzer finding) when one fails:
-/// - the answer the server would send decodes on the client side, with the
-///   same status code and message;
-/// - a request that decoded cleanly re-encodes to one that decodes equal;
-/// - a valid create's record round-trips exactly through a Response.
+/// - every call is answered exactly once, within 5 s;
+/// - the answer the server would send decodes on the client side as that
+///   method's answer, with the same status code and message, or the same result;
+/// - a request that decoded cleanly re-encodes (client codec) to one that decodes equal.
 enum FuzzTarget {
     static let maxFrameBytes = WireProtocol.defaultMaxRequestFrameBytes
-    static let createdDateTime = try! DateTimeOffset(parsing: "2026-01-02T03:04:05.1234567Z")
+    static let store = MemoryEventStore(capacity: 1_000_000)
+    static let router = IdentityRiskService(
+        store: store,
+        clock: FixedClock(),
+        health: { HealthStatus(serving: .serving, serverVersion: "fuzz", protocolVersion: 1, store: "memory", uptimeMilliseconds: 0, openConnections: 1) },
+        logger: Logger(label: "irisk-fuzz")
+    ).router
+
+    struct FixedClock: EventClock {
+        func now() -> DateTimeOffset { try! DateTimeOffset(parsing: "2026-01-02T03:04:05.1234567Z") }
+    }
 
     static func run(_ bytes: UnsafeRawBufferPointer) {
         var buffer = ByteBuffer(bytes: bytes)
@@ -28,95 +44,124 @@ enum FuzzTarget {
                 return  // oversize length prefix: the server closes the connection
             }
             guard let frame else { return }  // EOF inside a frame: nothing of it is processed
-            serve(RequestCodec.decode(frame))
+            RequestCodec.decode(frame) { serve($0) }
         }
     }
 
-    static func serve(_ request: WireRequest) {
-        checkReencoding(request)
-        let result: WireResponse.Result
-        switch request.method {
-        case .create(let draft):
-            do {
-                let event = try EventValidator().validate(draft, assignID: { "00000000-0000-4000-8000-000000000000" }, createdDateTime: createdDateTime)
-                result = .create(CreateOutcome(event: event, alreadyExisted: false))
-            } catch {
-                result = .failure(error)
-            }
-        case .get(let id):
-            if let problem = EventValidator.idProblem(id) {
-                result = .failure(IdentityRiskError.invalid([FieldViolation(field: "id", description: problem)]))
-            } else {
-                result = .failure(IdentityRiskError(code: .notFound, message: "no identityRiskEvent with id '\(id)'"))
-            }
-        case .list(let list):
-            do {
-                _ = try ListEvents.query(for: list)
-                result = .list(ListEvents.Response(events: [], nextPageToken: ""))
-            } catch {
-                result = .failure(error)
-            }
-        case .health:
-            result = .health(HealthStatus(serving: .serving, serverVersion: "fuzz", protocolVersion: 1, store: "none", uptimeMilliseconds: 0, openConnections: 1))
+    static func serve(_ inbound: InboundRequest) {
+        switch inbound.kind {
         case .cancel:
             return
-        case .unimplemented:
-            result = .failure(IdentityRiskError(code: .unimplemented, message: "unknown or missing method"))
-        case .invalid(let error):
-            result = .failure(error)
+        case .noMethod:
+            checkAnswer(IdentityRiskMethods.Health.self, inbound.callID, .failure(IdentityRiskError(code: .unimplemented, message: "no method")))
+        case .malformed(let error):
+            checkAnswer(IdentityRiskMethods.Health.self, inbound.callID, .failure(error))
+        case .call(let request):
+            guard let method = WireMethods.method(number: request.methodNumber) else {
+                fatalError("protobuf-c decoded method #\(request.methodNumber), which the method table does not have")
+            }
+            call(method, request, callID: inbound.callID)
         }
-        checkResponse(WireResponse(callID: request.callID, result: result))
     }
 
-    /// What the server sends must decode on the client, saying the same thing.
-    static func checkResponse(_ response: WireResponse) {
+    static func call<M: WireMethod>(_ method: M.Type, _ unpacked: UnpackedRequest, callID: UInt64) {
+        switch M.decodeRequest(unpacked) {
+        case .failure(let error):
+            checkAnswer(method, callID, .failure(error))
+        case .success(let request):
+            checkReencoding(method, request)
+            guard let handler = router.handler(for: method) else { fatalError("no handler for \(M.descriptor)") }
+            let sink = CapturingSink<M.Response>()
+            handler.start(request, context: CallContext(method: M.descriptor, peer: nil, deadline: nil), sink: sink)
+            checkAnswer(method, callID, sink.wait())
+        }
+    }
+
+    /// What the server sends must decode on the client as the same answer.
+    static func checkAnswer<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ result: Result<M.Response, IdentityRiskError>) {
         var out = ByteBuffer()
-        ResponseCodec.encode(response, into: &out)
-        let decoded: WireResponse
+        ResponseCodec.encode(method, callID: callID, result: result.map(Optional.some), into: &out)
+        let decoded: (callID: UInt64, result: Result<M.Response, IdentityRiskError>)
         do {
             guard let frame = try FrameDecoder.nextFrame(from: &out, maxFrameBytes: Int(UInt32.max)) else {
-                fatalError("ResponseCodec.encode wrote an incomplete frame for \(response)")
+                fatalError("ResponseEncoder wrote an incomplete frame for \(result)")
             }
-            decoded = try ResponseCodec.decode(frame)
+            decoded = try ResponseCodec.decode(frame, as: method)
         } catch {
-            fatalError("a client cannot decode the server's answer \(response): \(error)")
+            fatalError("a client cannot decode the server's answer \(result): \(error)")
         }
-        require(decoded.callID == response.callID, "call id changed", response, decoded)
-        switch (response.result, decoded.result) {
+        require(decoded.callID == callID, "call id changed", callID, decoded.callID)
+        switch (result, decoded.result) {
         case (.failure(let sent), .failure(let received)):
-            require(sent.code == received.code, "status code changed", response, decoded)
-            require(sent.message == received.message || sent.message.utf8.contains(0), "message changed", response, decoded)
-            require(sent.violations.count == received.violations.count, "violations changed", response, decoded)
-        case (.create(let sent), .create(let received)):
-            require(sent == received, "created record changed on the wire", response, decoded)
-        case (.list, .list), (.health, .health):
-            break
+            require(sent.code == received.code, "status code changed", sent, received)
+            require(sent.message == received.message || sent.message.utf8.contains(0), "message changed", sent, received)
+            require(sent.violations.count == received.violations.count, "violations changed", sent, received)
+        case (.success(let sent), .success(let received)):
+            require(sent == received, "\(M.descriptor.name) result changed on the wire", sent, received)
         default:
-            fatalError("result kind changed on the wire: sent \(response), received \(decoded)")
+            fatalError("result kind changed on the wire: sent \(result), received \(decoded.result)")
         }
     }
 
     /// A request that decoded without violations re-encodes to one that decodes equal.
-    static func checkReencoding(_ request: WireRequest) {
-        switch request.method {
-        case .invalid, .cancel(targetCallID: 0):
-            return
-        case .create(let draft) where !draft.decodingViolations.isEmpty:
-            return
-        default:
-            break
-        }
-        guard RequestCodec.encodingProblem(request) == nil else { return }
+    static func checkReencoding<M: WireMethod>(_ method: M.Type, _ request: M.Request) {
+        if let checked = request as? any DecodedWithViolations, checked.hasDecodingViolations { return }
+        guard M.encodingProblem(request) == nil else { return }
         var out = ByteBuffer()
-        RequestCodec.encode(request, into: &out)
+        RequestCodec.encode(method, request, callID: 7, into: &out)
         guard let frame = try? FrameDecoder.nextFrame(from: &out, maxFrameBytes: Int(UInt32.max)) else {
             fatalError("RequestCodec.encode wrote an incomplete frame for \(request)")
         }
-        let again = RequestCodec.decode(frame, limits: RequestDecodingLimits(allocationFactor: 64))
-        require(again == request, "request changed through re-encoding", request, again)
+        let again = RequestCodec.decode(frame, limits: RequestDecodingLimits(allocationFactor: 64)) { inbound -> M.Request? in
+            guard case .call(let unpacked) = inbound.kind, case .success(let decoded) = M.decodeRequest(unpacked) else { return nil }
+            return decoded
+        }
+        require(again == request, "\(M.descriptor.name) request changed through re-encoding", request, again)
     }
 
     static func require<T>(_ condition: Bool, _ what: String, _ before: T, _ after: T) {
         if !condition { fatalError("\(what): \(before) became \(after)") }
+    }
+}
+
+/// Requests whose decoder keeps problems as field violations (they do not re-encode).
+protocol DecodedWithViolations {
+    var hasDecodingViolations: Bool { get }
+}
+
+extension IdentityRiskEventDraft: DecodedWithViolations {
+    var hasDecodingViolations: Bool { !decodingViolations.isEmpty }
+}
+
+extension UpdateEvent.Request: DecodedWithViolations {
+    var hasDecodingViolations: Bool { !patch.values.decodingViolations.isEmpty }
+}
+
+/// Takes a handler's one answer, from any thread.
+final class CapturingSink<Response: Sendable>: ResponseSink {
+    private let answer = Mutex<Result<Response, IdentityRiskError>?>(nil)
+    private let answered = DispatchSemaphore(value: 0)
+
+    func write(_ message: Response) -> Bool { fatalError("a unary handler wrote a stream message") }
+
+    func finish(_ result: Result<Response?, IdentityRiskError>) {
+        let first = answer.withLock { answer -> Bool in
+            guard answer == nil else { return false }
+            answer = result.flatMap { $0.map { .success($0) } ?? .failure(IdentityRiskError(code: .internal, message: "unary call finished without a result")) }
+            return true
+        }
+        if !first { fatalError("a call was answered twice") }
+        answered.signal()
+    }
+
+    func onCancel(_ handler: @escaping @Sendable () -> Void) {}
+
+    var isCancelled: Bool { false }
+
+    func wait() -> Result<Response, IdentityRiskError> {
+        guard answered.wait(timeout: .now() + 5) == .success, let result = answer.withLock({ $0 }) else {
+            fatalError("a call was not answered within 5 s")
+        }
+        return result
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskWire
 import NIOCore
 
@@ -38,21 +39,30 @@ enum SeedCorpus {
         extremes.riskEventStatus = .closedMultipleReasons
         var readOnly = full
         readOnly.createdDateTime = closed
+        var statusUpdate = UpdateEvent.Request(id: "9953902a-902a-4953-aa90-53992a905399", patch: EventPatch(), ifMatch: 1)
+        statusUpdate.patch.set(.riskEventStatus, .riskEventStatus(.dismissedAsFalsePositive))
+        statusUpdate.patch.set(.closedDateTime, .dateTime(closed))
+        var clearing = UpdateEvent.Request(id: "9953902a-902a-4953-aa90-53992a905399", patch: EventPatch())
+        clearing.patch.set(.userDisplayName, nil)
+        clearing.patch.set(.createdDateTime, .dateTime(closed))
 
         var out: [(String, [UInt8])] = [
             ("create-full", frame(full, id: 1)),
             ("create-minimal", frame(minimal, id: 2)),
             ("create-extreme-dates", frame(extremes, id: 3)),
             ("create-read-only-created", frame(readOnly, id: 4)),
-            ("get", request(.get(id: "9953902a-902a-4953-aa90-53992a905399"))),
-            ("list-default", request(.list(ListEvents.Request()))),
-            ("health", request(.health)),
-            ("cancel", request(.cancel(targetCallID: 7), callID: 0)),
+            ("get", request(IdentityRiskMethods.Get.self, "9953902a-902a-4953-aa90-53992a905399")),
+            ("list-default", request(IdentityRiskMethods.List.self, ListEvents.Request())),
+            ("health", request(IdentityRiskMethods.Health.self, HealthRequest())),
+            ("cancel", cancel(7)),
+            ("update-status", request(IdentityRiskMethods.Update.self, statusUpdate, callID: 5)),
+            ("update-clear-and-read-only", request(IdentityRiskMethods.Update.self, clearing, callID: 6)),
+            ("delete", request(IdentityRiskMethods.Delete.self, DeleteEvent.Request(id: "9953902a-902a-4953-aa90-53992a905399", ifMatch: 2), callID: 8)),
             ("empty-frame", [0, 0, 0, 0]),
             ("oversize-length", [0x00, 0x01, 0x00, 0x01]),
             ("truncated-create", Array(frame(full, id: 1).dropLast(9))),
-            ("pipelined", frame(full, id: 1) + request(.health, callID: 2) + request(.get(id: "x"), callID: 3)),
-            ("unknown-method", raw(tag(1, 0) + varint(9) + bytes(21, []))),
+            ("pipelined", frame(full, id: 1) + request(IdentityRiskMethods.Health.self, HealthRequest(), callID: 2) + request(IdentityRiskMethods.Get.self, "x", callID: 3)),
+            ("unknown-method", raw(tag(1, 0) + varint(9) + bytes(23, []))),
             ("unknown-fields", raw(tag(1, 0) + varint(9) + bytes(19, []) + tag(15, 0) + [1] + bytes(14, [1, 2, 3]) + tag(13, 5) + [0, 0, 0, 0])),
             ("bad-varint", raw([0x08, 42, 0x10] + Array(repeating: 0xFF, count: 10) + [0x01])),
             ("length-past-end", raw([0x08, 42, 0x8A, 0x01, 0x10, 0x0A])),
@@ -65,7 +75,7 @@ enum SeedCorpus {
             ("bad-date-parts", raw(createRaw(extra: bytes(8, tag(2, 0) + varint(10_000_000) + tag(3, 0) + varint(2000) + tag(4, 0) + varint(9))))),
             ("unknown-field-flood", raw(tag(1, 0) + varint(9) + bytes(19, []) + Array(repeating: [UInt8(0x78), 0x00], count: 2000).flatMap { $0 })),
             ("order-out-of-range", raw(tag(1, 0) + varint(9) + bytes(18, tag(2, 0) + varint(9) + tag(3, 0) + varint(5000)))),
-            ("page-token", request(.list(ListEvents.Request(filter: "riskLevel eq 'high'", order: .createdDescending, top: 10, pageToken: "1.1.cbf29ce484222325.638000000000000000.abc")))),
+            ("page-token", request(IdentityRiskMethods.List.self, ListEvents.Request(filter: "riskLevel eq 'high'", order: .createdDescending, top: 10, pageToken: "1.1.cbf29ce484222325.638000000000000000.abc"))),
         ]
         let filters = [
             "riskLevel eq 'high'", "userId eq 'u1' and riskEventStatus ne 'active'",
@@ -75,20 +85,26 @@ enum SeedCorpus {
             "userDisplayName eq 'O''Brien'",
         ]
         for (i, filter) in filters.enumerated() {
-            out.append(("list-filter-\(i)", request(.list(ListEvents.Request(filter: filter, order: ListOrder.allCases[i % ListOrder.allCases.count], top: i * 100)))))
+            out.append(("list-filter-\(i)", request(IdentityRiskMethods.List.self, ListEvents.Request(filter: filter, order: ListOrder.allCases[i % ListOrder.allCases.count], top: i * 100))))
         }
         return out
     }
 
     // MARK: encoding
 
-    static func request(_ method: WireRequest.Method, callID: UInt64 = 1) -> [UInt8] {
+    static func request<M: WireMethod>(_ method: M.Type, _ request: M.Request, callID: UInt64 = 1) -> [UInt8] {
         var buffer = ByteBuffer()
-        RequestCodec.encode(WireRequest(callID: callID, timeoutMilliseconds: 5000, method: method), into: &buffer)
+        RequestCodec.encode(method, request, callID: callID, timeoutMilliseconds: 5000, into: &buffer)
         return Array(buffer.readableBytesView)
     }
 
-    static func frame(_ draft: IdentityRiskEventDraft, id: UInt64) -> [UInt8] { request(.create(draft), callID: id) }
+    static func frame(_ draft: IdentityRiskEventDraft, id: UInt64) -> [UInt8] { request(IdentityRiskMethods.Create.self, draft, callID: id) }
+
+    static func cancel(_ target: UInt64) -> [UInt8] {
+        var buffer = ByteBuffer()
+        RequestCodec.encodeCancel(targetCallID: target, into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
 
     static func raw(_ payload: [UInt8]) -> [UInt8] {
         let n = UInt32(payload.count)

@@ -9,6 +9,7 @@
 
 import Benchmark
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import IdentityRiskWire
 import NIOCore
@@ -47,7 +48,7 @@ let seedEvent: IdentityRiskEvent = try! EventValidator().validate(
 /// One encoded create-request frame: 4-byte length prefix, then the Request.
 func encodedCreateFrame(callID: UInt64 = 42, draft: IdentityRiskEventDraft = seedDraft()) -> ByteBuffer {
     var frame = ByteBufferAllocator().buffer(capacity: 512)
-    RequestCodec.encode(WireRequest(callID: callID, method: .create(draft)), into: &frame)
+    RequestCodec.encode(IdentityRiskMethods.Create.self, draft, callID: callID, into: &frame)
     return frame
 }
 
@@ -87,6 +88,7 @@ final class CreateFixture: @unchecked Sendable {
 /// The response buffer the completion handler writes into (one thread only).
 final class OutputBox: @unchecked Sendable {
     var buffer = ByteBufferAllocator().buffer(capacity: 1024)
+    let encoder = ResponseEncoder()
 }
 
 // MARK: - Benchmarks
@@ -106,12 +108,12 @@ let benchmarks: @Sendable () -> Void = {
     // (1) Client side: one CreateRequest frame into a reused ByteBuffer
     // (public API: a fresh CArena per call, then protobuf-c pack).
     Benchmark("RequestCodec.encode create frame") { benchmark in
-        let request = WireRequest(callID: 42, method: .create(seedDraft()))
+        let draft = seedDraft()
         var buffer = ByteBufferAllocator().buffer(capacity: 1024)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             buffer.clear()
-            RequestCodec.encode(request, into: &buffer)
+            RequestCodec.encode(IdentityRiskMethods.Create.self, draft, callID: 42, into: &buffer)
         }
         benchmark.stopMeasurement()
         blackHole(buffer)
@@ -122,7 +124,10 @@ let benchmarks: @Sendable () -> Void = {
         let body = payload(of: encodedCreateFrame())
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            blackHole(RequestCodec.decode(body))
+            blackHole(RequestCodec.decode(body) { inbound -> IdentityRiskEventDraft? in
+                guard case .call(let request) = inbound.kind else { return nil }
+                return try? IdentityRiskMethods.Create.decodeRequest(request).get()
+            })
         }
     }
 
@@ -194,12 +199,13 @@ let benchmarks: @Sendable () -> Void = {
 
     // (5) Server side: one CreateResponse frame (OK status + the full record) into a reused ByteBuffer.
     Benchmark("ResponseCodec.encode create response") { benchmark in
-        let response = WireResponse(callID: 42, result: .create(CreateOutcome(event: seedEvent, alreadyExisted: false)))
+        let outcome = CreateOutcome(event: seedEvent, alreadyExisted: false)
+        let encoder = ResponseEncoder()
         var buffer = ByteBufferAllocator().buffer(capacity: 1024)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             buffer.clear()
-            ResponseCodec.encode(response, into: &buffer)
+            encoder.encode(IdentityRiskMethods.Create.self, callID: 42, result: .success(outcome), into: &buffer)
         }
         benchmark.stopMeasurement()
         blackHole(buffer)
@@ -244,12 +250,15 @@ let benchmarks: @Sendable () -> Void = {
         let out = OutputBox()
         benchmark.startMeasurement()
         for body in payloads {
-            let request = RequestCodec.decode(body)
-            guard case .create(let draft) = request.method else { fatalError("not a create: \(request)") }
-            create(draft) { result in
-                guard case .success(let outcome) = result else { fatalError("create failed: \(result)") }
-                out.buffer.clear()
-                ResponseCodec.encode(WireResponse(callID: request.callID, result: .create(outcome)), into: &out.buffer)
+            RequestCodec.decode(body) { inbound in
+                guard case .call(let request) = inbound.kind, case .success(let draft) = IdentityRiskMethods.Create.decodeRequest(request) else {
+                    fatalError("not a create")
+                }
+                create(draft) { result in
+                    guard case .success(let outcome) = result else { fatalError("create failed: \(result)") }
+                    out.buffer.clear()
+                    out.encoder.encode(IdentityRiskMethods.Create.self, callID: inbound.callID, result: .success(outcome), into: &out.buffer)
+                }
             }
         }
         benchmark.stopMeasurement()
