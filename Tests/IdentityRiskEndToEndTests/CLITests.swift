@@ -1,5 +1,6 @@
 import Foundation
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import Testing
 

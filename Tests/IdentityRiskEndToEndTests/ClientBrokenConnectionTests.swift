@@ -1,5 +1,6 @@
 @testable import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import IdentityRiskWire
 import NIOPosix
@@ -12,7 +13,7 @@ import Testing
 /// even its deadline (seen as a stuck CI run in the kill -9 crash test).
 @Suite("Client calls on a connection that breaks")
 struct ClientBrokenConnectionTests {
-    typealias Outcome = Result<WireResponse.Result, any Error>
+    typealias Outcome = Result<HealthStatus, any Error>
 
     /// Resumes a continuation once, from whichever side gets there first.
     final class FirstOutcome: Sendable {
@@ -27,7 +28,7 @@ struct ClientBrokenConnectionTests {
 
     /// Runs `call`; records an issue if it has not ended within 10 s, and then
     /// returns without waiting for it (a hung call must fail the test, not hang it).
-    static func endsPromptly(_ call: @escaping @Sendable () async throws -> WireResponse.Result) async -> Outcome? {
+    static func endsPromptly(_ call: @escaping @Sendable () async throws -> HealthStatus) async -> Outcome? {
         let outcome: Outcome? = await withCheckedContinuation { continuation in
             let first = FirstOutcome(continuation)
             let running = Task {
@@ -48,9 +49,9 @@ struct ClientBrokenConnectionTests {
         try await withTestServer { server in
             let connection = try await ClientConnection.connect(
                 socketPath: server.socketPath, configuration: ClientConfiguration(), group: MultiThreadedEventLoopGroup.singleton)
-            #expect(try await connection.call(.health, timeoutMilliseconds: timeout).isHealth)
+            #expect(try await connection.call(IdentityRiskMethods.Health.self, HealthRequest(), timeoutMilliseconds: timeout).serving == .serving)
             await connection.close()  // its handlers are gone now
-            let outcome = await Self.endsPromptly { try await connection.call(.health, timeoutMilliseconds: timeout) }
+            let outcome = await Self.endsPromptly { try await connection.call(IdentityRiskMethods.Health.self, HealthRequest(), timeoutMilliseconds: timeout) }
             guard case .failure(let error)? = outcome else {
                 Issue.record("expected a failure, got \(String(describing: outcome))")
                 return
@@ -73,9 +74,3 @@ struct ClientBrokenConnectionTests {
     }
 }
 
-extension WireResponse.Result {
-    var isHealth: Bool {
-        if case .health = self { return true }
-        return false
-    }
-}

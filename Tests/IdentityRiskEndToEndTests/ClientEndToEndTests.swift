@@ -1,6 +1,7 @@
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import IdentityRiskWire
 import Testing
@@ -45,11 +46,11 @@ struct ClientEndToEndTests {
             // A CreateRequest whose draft lacks riskLevel: the server names the field and the allowed values.
             var draft = seedDraft()
             draft.riskLevel = nil
-            raw.send(WireRequest(callID: 7, method: .create(draft)))
+            raw.send(RawRequest.create(callID: 7, draft))
             let response = try #require(try await raw.readResponse())
             #expect(response.callID == 7)
-            guard case .failure(let error) = response.result else {
-                Issue.record("expected a failure, got \(response.result)")
+            guard let error = response.failure else {
+                Issue.record("expected a failure, got \(response)")
                 return
             }
             #expect(error.code == .invalidArgument)
@@ -168,7 +169,8 @@ struct ClientEndToEndTests {
     }
 }
 
-/// A store whose creates take a while and honour task cancellation, to test deadlines and cancel.
+/// A store whose creates take a while (each in a task of its own), to test
+/// deadlines and cancel. Everything else is the memory store's.
 final class SlowStore: EventStore {
     let kind = "slow-memory"
     let inner = MemoryEventStore()
@@ -178,11 +180,23 @@ final class SlowStore: EventStore {
         self.delayMilliseconds = delayMilliseconds
     }
 
-    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
-        try await Task.sleep(for: .milliseconds(delayMilliseconds))
-        return try await inner.create(event)
+    func run() async throws { try await inner.run() }
+
+    func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        let inner = self.inner
+        let delay = delayMilliseconds
+        Task {
+            try? await Task.sleep(for: .milliseconds(delay))
+            inner.create(event, completion: completion)
+        }
     }
 
-    func get(id: String) async throws -> IdentityRiskEvent? { try await inner.get(id: id) }
-    func list(_ query: ListQuery) async throws -> ListPage { try await inner.list(query) }
+    func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? { try await inner.get(id: id) }
+    func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage { try await inner.list(query) }
+    func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent {
+        try await inner.replace(event, expectedVersion: expectedVersion)
+    }
+    func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
+        try await inner.delete(id: id, expectedVersion: expectedVersion)
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskWire
 import Synchronization
 import Testing

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -56,7 +57,7 @@ struct HardeningAccessTests {
         try await withLoggingTestServer(store: store, logger: capture.logger(), configure: { $0.allowedUIDs = [12345] }) { server in
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
             raw.sendPreface()
-            raw.send(WireRequest(callID: 1, method: .create(seedDraft())))
+            raw.send(RawRequest.create(callID: 1, seedDraft()))
             #expect(try await raw.readToEOF() == [], "closed without a byte: not even the server preface")
             #expect(store.count == 0)
             #expect(server.server.statistics.refusedConnections == 1)
@@ -114,7 +115,7 @@ struct HardeningAccessTests {
             var open = try await openConnections(server, 4)
             for _ in 0..<10 { try await expectRefused(server) }
             for (i, raw) in open.enumerated() {
-                raw.send(WireRequest(callID: UInt64(i + 1), method: .health))
+                raw.send(RawRequest.health(callID: UInt64(i + 1)))
                 #expect(try await raw.readResponse()?.callID == UInt64(i + 1), "existing connection \(i) still served")
             }
             #expect(server.server.statistics.refusedConnections == 10)
@@ -133,13 +134,13 @@ struct HardeningAccessTests {
             let other = try await healthAs(uid: Self.nobody, gid: Self.nobody, socketPath: server.socketPath)
             #expect(other.status == 0, "uid \(Self.nobody) has its own allowance: \(other.output)")
             for (i, raw) in open.enumerated() {
-                raw.send(WireRequest(callID: UInt64(i + 1), method: .health))
+                raw.send(RawRequest.health(callID: UInt64(i + 1)))
                 #expect(try await raw.readResponse()?.callID == UInt64(i + 1))
             }
             open.removeFirst()
             try await waitForOpenConnections(server, 2)
             let again = try await openRaw(server)
-            again.send(WireRequest(callID: 9, method: .health))
+            again.send(RawRequest.health(callID: 9))
             #expect(try await again.readResponse()?.callID == 9, "a freed per-uid slot is reusable")
             _ = open
         }

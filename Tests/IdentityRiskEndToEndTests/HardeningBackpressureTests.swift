@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -17,7 +18,7 @@ struct HardeningBackpressureTests {
     static func creates(_ count: Int) -> [UInt8] {
         var buffer = ByteBuffer()
         for i in 1...count {
-            RequestCodec.encode(WireRequest(callID: UInt64(i), method: .create(seedDraft(userId: "flood-\(i)"))), into: &buffer)
+            buffer.writeBytes(RawRequest.create(callID: UInt64(i), seedDraft(userId: "flood-\(i)")).frame)
         }
         return Array(buffer.readableBytesView)
     }
@@ -38,10 +39,10 @@ struct HardeningBackpressureTests {
     }
 
     /// The complete response frames in `bytes`.
-    static func responses(in bytes: [UInt8]) -> [WireResponse] {
+    static func responses(in bytes: [UInt8]) -> [RawResponse] {
         var buffer = ByteBuffer(bytes: bytes)
-        var out: [WireResponse] = []
-        while let frame = try? FrameDecoder.nextFrame(from: &buffer, maxFrameBytes: 1 << 24), let response = try? ResponseCodec.decode(frame) {
+        var out: [RawResponse] = []
+        while let frame = try? FrameDecoder.nextFrame(from: &buffer, maxFrameBytes: 1 << 24), let response = try? RawResponse(payload: frame) {
             out.append(response)
         }
         return out
@@ -96,7 +97,7 @@ struct HardeningBackpressureTests {
             #expect(server.server.statistics.unwritableTimeouts == 1)
             #expect(closedAfter < scaledDuration(3000), "\(closedAfter)")
             let received = try await raw.readToEOF() ?? []
-            let acknowledged = Self.responses(in: received).filter { if case .create = $0.result { true } else { false } }
+            let acknowledged = Self.responses(in: received).filter { $0.created != nil }
             #expect(store.count >= acknowledged.count + 1, "every acknowledged create is stored")
             #expect(store.count <= count + 1)
             for _ in 0..<(20 * timeScale) where server.server.statistics.openConnections > 0 {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskWire
 
 /// The real `iriskd` binary with arbitrary flags, for the hardening tests.

@@ -1,5 +1,6 @@
 import Foundation
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -21,13 +22,13 @@ struct HardeningDecodeBudgetTests {
         Proto.tag(1, 0) + Proto.varint(42) + Proto.bytes(19, []) + extra
     }
 
-    func send(_ payload: [UInt8], configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in }) async throws -> WireResponse? {
+    func send(_ payload: [UInt8], configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in }) async throws -> RawResponse? {
         let store = MemoryEventStore()
         return try await withTestServer(store: store, configure: configure) { server in
             let raw = try await openRaw(server)
             raw.send(Proto.frame(payload))
             let response = try await raw.readResponse()
-            raw.send(WireRequest(callID: 43, method: .health))
+            raw.send(RawRequest.health(callID: 43))
             #expect(try await raw.readResponse()?.callID == 43, "the connection stays usable")
             try await expectStillServing(server, store: store, expectedCount: 0)
             return response
@@ -61,29 +62,38 @@ struct HardeningDecodeBudgetTests {
     func configurable() async throws {
         let response = try await send(Self.health(extra: Self.unknownFields(32_000))) { $0.decodeMemoryFactor = 128 }
         #expect(response?.callID == 42)
-        if case .health = response?.result {} else { Issue.record("expected health, got \(String(describing: response))") }
+        if response?.isHealth == true {} else { Issue.record("expected health, got \(String(describing: response))") }
     }
 
     @Test("a few unknown fields (a newer client's) stay well within the budget and are ignored")
     func forwardCompatible() async throws {
         let response = try await send(Self.health(extra: Self.unknownFields(100) + Proto.bytes(14, Array(repeating: 7, count: 5000))))
-        if case .health = response?.result {} else { Issue.record("expected health, got \(String(describing: response))") }
+        if response?.isHealth == true {} else { Issue.record("expected health, got \(String(describing: response))") }
     }
 
     @Test("RequestCodec.decode(_:limits:) applies the budget it is given, and the seed create needs under 1 KiB")
     func codecLevel() {
-        let seed = ByteBuffer(bytes: Proto.payload(WireRequest(callID: 5, method: .create(seedDraft()))))
+        let seed = ByteBuffer(bytes: Proto.payload(RawRequest.create(callID: 5, seedDraft())))
         let small = RequestDecodingLimits(allocationFactor: 1, minimumAllocationBytes: 1024)
-        guard case .create = RequestCodec.decode(seed, limits: small).method else {
+        let decodesWithin = { (limits: RequestDecodingLimits) in
+            RequestCodec.decode(seed, limits: limits) { inbound -> (callID: UInt64, error: IdentityRiskError?) in
+                switch inbound.kind {
+                case .call: (inbound.callID, nil)
+                case .malformed(let error): (inbound.callID, error)
+                case .cancel, .noMethod: (inbound.callID, IdentityRiskError(code: .internal, message: "not a create"))
+                }
+            }
+        }
+        guard decodesWithin(small).error == nil else {
             Issue.record("the seed create must decode within 1 KiB")
             return
         }
         let tiny = RequestDecodingLimits(allocationFactor: 1, minimumAllocationBytes: 64)
-        guard case .invalid(let error) = RequestCodec.decode(seed, limits: tiny).method else {
+        guard let error = decodesWithin(tiny).error else {
             Issue.record("64 bytes cannot hold the unpacked create")
             return
         }
         #expect(error.code == .resourceExhausted)
-        #expect(RequestCodec.decode(seed, limits: tiny).callID == 5, "the call id is still recovered")
+        #expect(decodesWithin(tiny).callID == 5, "the call id is still recovered")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -19,7 +20,7 @@ struct HardeningFieldTests {
             let response = try await raw.readResponse()
             #expect(response?.callID == 42)
             let error = failure(response)
-            raw.send(WireRequest(callID: 43, method: .health))
+            raw.send(RawRequest.health(callID: 43))
             #expect(try await raw.readResponse()?.callID == 43, "the connection stays usable")
             try await expectStillServing(server, store: store, expectedCount: 0)
             return error
@@ -97,7 +98,7 @@ struct HardeningFieldTests {
         #expect(violation?.description.contains(String(limit)) == true, "\(name): \(String(describing: violation))")
     }
 
-    @Test("unknown methods (new oneof members) get UNIMPLEMENTED; the connection stays usable", arguments: [UInt64(21), 63, 64, 127, 536_870_911])
+    @Test("unknown methods (new oneof members) get UNIMPLEMENTED; the connection stays usable", arguments: [UInt64(23), 63, 64, 127, 536_870_911])
     func unknownMethod(field: UInt64) async throws {
         let error = try await attack(Proto.tag(1, 0) + Proto.varint(42) + Proto.bytes(field, []), store: MemoryEventStore())
         #expect(error?.code == .unimplemented)
@@ -108,9 +109,9 @@ struct HardeningFieldTests {
         let gated = GatedStore()
         try await withTestServer(store: gated) { server in
             let raw = try await openRaw(server)
-            raw.send(WireRequest(callID: 7, method: .create(seedDraft(id: "first"))))
+            raw.send(RawRequest.create(callID: 7, seedDraft(id: "first")))
             try await gated.waitUntilEntered(1)
-            raw.send(WireRequest(callID: 7, method: .create(seedDraft(id: "second"))))
+            raw.send(RawRequest.create(callID: 7, seedDraft(id: "second")))
             let duplicate = try await raw.readResponse()
             #expect(duplicate?.callID == 7)
             let error = failure(duplicate)
@@ -119,8 +120,8 @@ struct HardeningFieldTests {
             gated.release()
             let first = try await raw.readResponse()
             #expect(first?.callID == 7)
-            if case .create(let outcome) = first?.result { #expect(outcome.event.id == "first") } else { Issue.record("first call: \(String(describing: first))") }
-            raw.send(WireRequest(callID: 7, method: .health))
+            if let outcome = first?.created { #expect(outcome.event.id == "first") } else { Issue.record("first call: \(String(describing: first))") }
+            raw.send(RawRequest.health(callID: 7))
             #expect(try await raw.readResponse()?.callID == 7, "once answered, the id may be reused")
             #expect(gated.inner.count == 1, "only the first create was stored")
         }
@@ -131,10 +132,10 @@ struct HardeningFieldTests {
         try await withTestServer(store: gated, configure: { $0.maxCallsInFlightPerConnection = 3 }) { server in
             let raw = try await openRaw(server)
             for id in UInt64(1)...3 {
-                raw.send(WireRequest(callID: id, method: .create(seedDraft(id: "held-\(id)"))))
+                raw.send(RawRequest.create(callID: id, seedDraft(id: "held-\(id)")))
             }
             try await gated.waitUntilEntered(3)
-            raw.send(WireRequest(callID: 4, method: .create(seedDraft(id: "one-too-many"))))
+            raw.send(RawRequest.create(callID: 4, seedDraft(id: "one-too-many")))
             let refused = try await raw.readResponse()
             #expect(refused?.callID == 4)
             let error = failure(refused)
@@ -145,11 +146,11 @@ struct HardeningFieldTests {
             var answered: Set<UInt64> = []
             for _ in 0..<3 {
                 let response = try #require(try await raw.readResponse())
-                if case .create = response.result { answered.insert(response.callID) } else { Issue.record("\(response)") }
+                if response.created != nil { answered.insert(response.callID) } else { Issue.record("\(response)") }
             }
             #expect(answered == [1, 2, 3])
-            raw.send(WireRequest(callID: 4, method: .create(seedDraft(id: "now-fits"))))
-            if case .create(let outcome) = try await raw.readResponse()?.result { #expect(outcome.event.id == "now-fits") } else { Issue.record("the retried call must be served") }
+            raw.send(RawRequest.create(callID: 4, seedDraft(id: "now-fits")))
+            if let outcome = try await raw.readResponse()?.created { #expect(outcome.event.id == "now-fits") } else { Issue.record("the retried call must be served") }
             #expect(gated.inner.count == 4, "the refused create was not stored; the others and the retry were")
         }
     }

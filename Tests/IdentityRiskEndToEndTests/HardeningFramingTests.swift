@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import IdentityRiskWire
 import NIOCore
@@ -19,7 +20,7 @@ struct HardeningFramingTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store) { server in
             let raw = try await openRaw(server)
-            let frame = Proto.frame(Proto.payload(WireRequest(callID: 9, method: .create(seedDraft()))))
+            let frame = Proto.frame(Proto.payload(RawRequest.create(callID: 9, seedDraft())))
             raw.send(Array(frame.prefix(cutAfter)))
             shutdown(raw.fd, Int32(SHUT_WR))
             let response = try await raw.readResponse()
@@ -43,7 +44,7 @@ struct HardeningFramingTests {
             #expect(response?.callID == 0)
             #expect(error?.code == .invalidArgument)
             #expect(error?.target == "call_id")
-            raw.send(WireRequest(callID: 2, method: .health))
+            raw.send(RawRequest.health(callID: 2))
             #expect(try await raw.readResponse()?.callID == 2, "same connection still served")
             try await expectStillServing(server, store: store, expectedCount: 0)
         }
@@ -79,7 +80,7 @@ struct HardeningFramingTests {
                 #expect(error?.code == .invalidArgument)
                 #expect(error?.innerCode == "MalformedMessage")
             }
-            raw.send(WireRequest(callID: 77, method: .health))
+            raw.send(RawRequest.health(callID: 77))
             #expect(try await raw.readResponse()?.callID == 77)
             try await expectStillServing(server, store: store, expectedCount: 0)
         }
@@ -113,7 +114,7 @@ struct HardeningFramingTests {
             #expect(response?.callID == 42, "\(name)")
             #expect(error?.code == .invalidArgument, "\(name)")
             #expect(error?.innerCode == "MalformedMessage", "\(name)")
-            raw.send(WireRequest(callID: 43, method: .health))
+            raw.send(RawRequest.health(callID: 43))
             let next = try await raw.readResponse()
             #expect(next?.callID == 43, "\(name): the same connection still serves")
             try await expectStillServing(server, store: store, expectedCount: 0)

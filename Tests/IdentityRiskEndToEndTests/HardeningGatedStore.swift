@@ -1,4 +1,5 @@
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import Synchronization
 import Testing
@@ -7,24 +8,32 @@ import Testing
 final class GatedStore: EventStore {
     let kind = "gated-memory"
     let inner = MemoryEventStore()
-    private let gate = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+    private let gate = Mutex<(open: Bool, waiting: [@Sendable () -> Void])>((false, []))
     let entered = Atomic<Int>(0)
 
-    func create(_ event: IdentityRiskEvent) async throws -> CreateOutcome {
+    func run() async throws { try await inner.run() }
+
+    /// Holds every create until ``release()``; then passes it to the memory store.
+    func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
         entered.add(1, ordering: .relaxed)
-        await withCheckedContinuation { continuation in
-            let resumeNow = gate.withLock { gate -> Bool in
-                if gate.open { return true }
-                gate.waiting.append(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
+        let inner = self.inner
+        let proceed: @Sendable () -> Void = { inner.create(event, completion: completion) }
+        let now = gate.withLock { gate -> Bool in
+            if gate.open { return true }
+            gate.waiting.append(proceed)
+            return false
         }
-        return try await inner.create(event)
+        if now { proceed() }
     }
 
-    func get(id: String) async throws -> IdentityRiskEvent? { try await inner.get(id: id) }
-    func list(_ query: ListQuery) async throws -> ListPage { try await inner.list(query) }
+    func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? { try await inner.get(id: id) }
+    func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage { try await inner.list(query) }
+    func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent {
+        try await inner.replace(event, expectedVersion: expectedVersion)
+    }
+    func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
+        try await inner.delete(id: id, expectedVersion: expectedVersion)
+    }
 
     func release() {
         let waiting = gate.withLock { gate in
@@ -32,7 +41,7 @@ final class GatedStore: EventStore {
             defer { gate.waiting.removeAll() }
             return gate.waiting
         }
-        for continuation in waiting { continuation.resume() }
+        for proceed in waiting { proceed() }
     }
 
     /// Waits until `count` creates have reached the store.

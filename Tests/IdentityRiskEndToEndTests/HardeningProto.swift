@@ -27,10 +27,8 @@ enum Proto {
     }
 
     /// The payload (no length prefix) the real codec writes for `request`.
-    static func payload(_ request: WireRequest) -> [UInt8] {
-        var buffer = ByteBuffer()
-        RequestCodec.encode(request, into: &buffer)
-        return Array(buffer.readableBytesView.dropFirst(4))
+    static func payload(_ request: RawRequest) -> [UInt8] {
+        request.payload
     }
 
     /// A valid IdentityRiskEvent, built field by field, with `extra` appended

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import IdentityRiskCore
+import IdentityRiskService
 import Synchronization
 
 /// What the load threads of ``HardeningShutdownTests/sigtermUnderLoad()`` share.

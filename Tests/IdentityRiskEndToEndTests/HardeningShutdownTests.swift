@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -20,11 +21,11 @@ struct HardeningShutdownTests {
         let gated = GatedStore()
         try await withTestServer(store: gated) { server in
             let raw = try await openRaw(server)
-            raw.send(WireRequest(callID: 1, method: .create(seedDraft(id: "in-flight"))))
+            raw.send(RawRequest.create(callID: 1, seedDraft(id: "in-flight")))
             try await gated.waitUntilEntered(1)
             server.server.beginShutdown()
-            for (id, method) in [(UInt64(2), WireRequest.Method.health), (3, .create(seedDraft(id: "too-late")))] {
-                raw.send(WireRequest(callID: id, method: method))
+            for (id, request) in [(UInt64(2), RawRequest.health(callID: 2)), (3, RawRequest.create(callID: 3, seedDraft(id: "too-late")))] {
+                raw.send(request)
                 let response = try await raw.readResponse()
                 #expect(response?.callID == id)
                 let error = failure(response)
@@ -39,7 +40,7 @@ struct HardeningShutdownTests {
             gated.release()
             let answered = try await raw.readResponse()
             #expect(answered?.callID == 1)
-            if case .create(let outcome) = answered?.result { #expect(outcome.event.id == "in-flight") } else { Issue.record("\(String(describing: answered))") }
+            if let outcome = answered?.created { #expect(outcome.event.id == "in-flight") } else { Issue.record("\(String(describing: answered))") }
             #expect(try await raw.readToEOF() == [], "then the connection closes")
             #expect(gated.inner.count == 1, "only the in-flight create was stored")
         }
@@ -62,7 +63,7 @@ struct HardeningShutdownTests {
                 let id = "term-\(connection)-\(callID)"
                 load.sent(id)
                 pending[callID] = id
-                raw.send(WireRequest(callID: callID, method: .create(seedDraft(id: id, userId: "u-\(connection)"))))
+                raw.send(RawRequest.create(callID: callID, seedDraft(id: id, userId: "u-\(connection)")))
             }
             while !pending.isEmpty {
                 let started = ContinuousClock.now
@@ -73,13 +74,12 @@ struct HardeningShutdownTests {
                 guard let id = pending.removeValue(forKey: response.callID) else {
                     return load.problem("connection \(connection): unexpected answer \(response)")
                 }
-                switch response.result {
-                case .create(let outcome):
+                if let outcome = response.created {
                     if load.acknowledge(id, outcome.event) == 300 { load.terminate(daemon) }
-                case .failure(let error) where error.code == .unavailable:
+                } else if response.failure?.code == .unavailable {
                     load.refused(id)
-                default:
-                    load.problem("call \(id): neither an answer nor UNAVAILABLE: \(response.result)")
+                } else {
+                    load.problem("call \(id): neither an answer nor UNAVAILABLE: \(response)")
                 }
             }
         }

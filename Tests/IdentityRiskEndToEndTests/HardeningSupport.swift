@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -41,13 +42,13 @@ func expectStillServing(_ server: TestServer, store: MemoryEventStore, expectedC
 }
 
 /// The error of a failed response, recording an issue if it is not one.
-func failure(_ response: WireResponse?, sourceLocation: SourceLocation = #_sourceLocation) -> IdentityRiskError? {
+func failure(_ response: RawResponse?, sourceLocation: SourceLocation = #_sourceLocation) -> IdentityRiskError? {
     guard let response else {
         Issue.record("no response (connection closed or timed out)", sourceLocation: sourceLocation)
         return nil
     }
-    guard case .failure(let error) = response.result else {
-        Issue.record("expected a failure, got \(response.result)", sourceLocation: sourceLocation)
+    guard let error = response.failure else {
+        Issue.record("expected a failure, got \(response)", sourceLocation: sourceLocation)
         return nil
     }
     return error

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
 import IdentityRiskWire
@@ -45,7 +46,7 @@ struct HardeningTimeoutTests {
     /// The bytes a dribbling client manages to send before the deadline.
     static let partialFrames: [(String, [UInt8])] = [
         ("2 of the 4 length bytes", [0x00, 0x00]),
-        ("the length and 10 of its payload bytes", Array(Proto.frame(Proto.payload(WireRequest(callID: 3, method: .create(seedDraft()))))).prefix(14).map { $0 }),
+        ("the length and 10 of its payload bytes", Array(Proto.frame(Proto.payload(RawRequest.create(callID: 3, seedDraft())))).prefix(14).map { $0 }),
     ]
 
     @Test("a frame that starts but does not finish within the frame read deadline: final DEADLINE_EXCEEDED frame, close, nothing processed",
@@ -76,7 +77,7 @@ struct HardeningTimeoutTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store, configure: Self.shortFrameRead) { server in
             let raw = try await openRaw(server)
-            let frame = Proto.frame(Proto.payload(WireRequest(callID: 3, method: .create(seedDraft()))))
+            let frame = Proto.frame(Proto.payload(RawRequest.create(callID: 3, seedDraft())))
             async let dribbled: Int = blocking {
                 var sent = 0
                 for byte in frame {
@@ -101,14 +102,14 @@ struct HardeningTimeoutTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store, configure: { $0.frameReadTimeoutMilliseconds = scaled(3000) }) { server in
             let raw = try await openRaw(server)
-            let frame = Proto.frame(Proto.payload(WireRequest(callID: 3, method: .create(seedDraft(id: "slow-but-ok")))))
+            let frame = Proto.frame(Proto.payload(RawRequest.create(callID: 3, seedDraft(id: "slow-but-ok"))))
             for piece in stride(from: 0, to: frame.count, by: frame.count / 4 + 1) {
                 raw.send(Array(frame[piece..<min(piece + frame.count / 4 + 1, frame.count)]))
                 try await Task.sleep(for: scaledDuration(100))
             }
             let response = try await raw.readResponse()
             #expect(response?.callID == 3)
-            if case .create(let outcome) = response?.result { #expect(outcome.event.id == "slow-but-ok") } else { Issue.record("\(String(describing: response))") }
+            if let outcome = response?.created { #expect(outcome.event.id == "slow-but-ok") } else { Issue.record("\(String(describing: response))") }
             #expect(store.count == 1)
         }
     }
@@ -122,7 +123,7 @@ struct HardeningTimeoutTests {
             let started = ContinuousClock.now
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
             raw.sendPreface()
-            raw.send(WireRequest(callID: 1, method: .health))
+            raw.send(RawRequest.health(callID: 1))
             #expect(try await raw.expectServerPreface())
             #expect(try await raw.readResponse()?.callID == 1)
             #expect(try await raw.readToEOF() == [], "a clean end of stream, no final frame")
@@ -141,14 +142,14 @@ struct HardeningTimeoutTests {
             // start however late this task runs on a loaded machine.
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
             raw.sendPreface()
-            raw.send(WireRequest(callID: 1, method: .create(seedDraft(id: "long-call"))))
+            raw.send(RawRequest.create(callID: 1, seedDraft(id: "long-call")))
             #expect(try await raw.expectServerPreface())
             try await gated.waitUntilEntered(1)
             try await Task.sleep(for: .milliseconds(Self.timeout * 2))
             #expect(server.server.statistics.idleTimeouts == 0)
             gated.release()
             let response = try await raw.readResponse()
-            if case .create = response?.result {} else { Issue.record("the call must be answered: \(String(describing: response))") }
+            if response?.created != nil {} else { Issue.record("the call must be answered: \(String(describing: response))") }
             #expect(try await raw.readToEOF() == [], "idle once the call is answered")
             #expect(server.server.statistics.idleTimeouts == 1)
         }

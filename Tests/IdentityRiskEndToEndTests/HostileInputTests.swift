@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import IdentityRiskWire
 import Testing
@@ -59,7 +60,7 @@ struct HostileInputTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store) { server in
             var frame = ByteBuffer()
-            RequestCodec.encode(WireRequest(callID: 1, method: .create(seedDraft())), into: &frame)
+            frame.writeBytes(RawRequest.create(callID: 1, seedDraft()).frame)
             let bytes = Array(frame.readableBytesView)
             let raw = try RawConnection(path: server.socketPath)
             raw.sendPreface()
@@ -69,7 +70,7 @@ struct HostileInputTests {
             let rest = try #require(try await raw.readToEOF(), "the server must close the connection")
             // Either nothing, or one connection-level error frame (call id 0).
             if !rest.isEmpty {
-                let response = try ResponseCodec.decode(ByteBuffer(bytes: rest.dropFirst(4)))
+                let response = try RawResponse(payload: ByteBuffer(bytes: rest.dropFirst(4)))
                 #expect(response.callID == 0)
             }
             try await expectStillServing(server, store: store, expectedCount: 0)
@@ -86,7 +87,7 @@ struct HostileInputTests {
             raw.send([UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
             let response = try #require(try await raw.readResponse(), "expected an error frame before the close")
             #expect(response.callID == 0)
-            guard case .failure(let error) = response.result else {
+            guard let error = response.failure else {
                 Issue.record("expected a failure")
                 return
             }
@@ -109,15 +110,15 @@ struct HostileInputTests {
             raw.send([0, 0, 0, UInt8(payload.count)] + payload)
             let response = try #require(try await raw.readResponse())
             #expect(response.callID == 42)
-            guard case .failure(let error) = response.result else {
+            guard let error = response.failure else {
                 Issue.record("expected a failure")
                 return
             }
             #expect(error.code == .invalidArgument)
-            raw.send(WireRequest(callID: 43, method: .health))
+            raw.send(RawRequest.health(callID: 43))
             let health = try #require(try await raw.readResponse())
             #expect(health.callID == 43)
-            if case .health = health.result {} else { Issue.record("expected health, got \(health.result)") }
+            if health.isHealth {} else { Issue.record("expected health, got \(health)") }
             try await expectStillServing(server, store: store, expectedCount: 0)
         }
     }
@@ -129,13 +130,13 @@ struct HostileInputTests {
             let raw = try RawConnection(path: server.socketPath)
             raw.sendPreface()
             #expect(try await raw.expectServerPreface())
-            raw.send(WireRequest(callID: 0, method: .health))
+            raw.send(RawRequest.health(callID: 0))
             let zero = try #require(try await raw.readResponse())
-            if case .failure(let e) = zero.result { #expect(e.code == .invalidArgument && e.target == "call_id") } else { Issue.record("call id 0 accepted") }
-            raw.send(WireRequest(callID: 5, method: .unimplemented))
+            if let e = zero.failure { #expect(e.code == .invalidArgument && e.target == "call_id") } else { Issue.record("call id 0 accepted") }
+            raw.send(RawRequest.withoutMethod(callID: 5))
             let unknown = try #require(try await raw.readResponse())
             #expect(unknown.callID == 5)
-            if case .failure(let e) = unknown.result { #expect(e.code == .unimplemented) } else { Issue.record("unknown method accepted") }
+            if let e = unknown.failure { #expect(e.code == .unimplemented) } else { Issue.record("unknown method accepted") }
             try await expectStillServing(server, store: store, expectedCount: 0)
         }
     }

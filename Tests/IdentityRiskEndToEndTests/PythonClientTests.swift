@@ -1,5 +1,6 @@
 import Foundation
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import Testing
 
@@ -8,7 +9,7 @@ struct PythonClientTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    @Test("clients/python/irisk_client.py creates, reads back and lists through Google's protobuf runtime")
+    @Test("clients/python/irisk_client.py creates, reads back, lists, updates and deletes through Google's protobuf runtime")
     func pythonClient() async throws {
         let store = MemoryEventStore()
         try await withTestServer(store: store) { server in
@@ -25,11 +26,14 @@ struct PythonClientTests {
                 return (process.terminationStatus, String(decoding: data, as: UTF8.self))
             }
             #expect(status == 0, "python client output: \(output)")
-            #expect(output.contains("ok: created"))
-            let stored = try await store.get(id: "python-1")
-            #expect(stored?.riskEventDateTime.description == "2017-01-01T00:01:00.7804275+03:00")
-            #expect(stored?.riskLevel == .high)
-            #expect(store.count == 1, "the invalid create stored nothing")
+            #expect(output.contains("ok: created, read back, listed, updated and deleted"))
+            // It deleted what it created, and the invalid create stored nothing: the id
+            // it used is a tombstone now, and no other record exists.
+            #expect(try await store.get(id: "python-1") == nil)
+            let event = try EventValidator().validate(seedDraft(id: "python-1"), assignID: { "python-1" }, createdDateTime: SystemEventClock().now())
+            let recreate = await #expect(throws: IdentityRiskError.self) { try await store.create(event) }
+            #expect(recreate?.innerCode == "DeletedID")
+            #expect(try await store.list(ListQuery()).events.isEmpty)
         }
     }
 }

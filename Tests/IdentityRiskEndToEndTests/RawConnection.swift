@@ -42,16 +42,14 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Sends a request frame encoded by the real codec.
-    func send(_ request: WireRequest) {
-        var buffer = ByteBuffer()
-        RequestCodec.encode(request, into: &buffer)
-        send(Array(buffer.readableBytesView))
+    func send(_ request: RawRequest) {
+        send(request.frame)
     }
 
     // Async forms: the blocking calls run on a Dispatch thread.
     func readToEOF() async throws -> [UInt8]? { try await blocking { self.readToEOF() } }
     func expectServerPreface() async throws -> Bool { try await blocking { self.expectServerPreface() } }
-    func readResponse() async throws -> WireResponse? { try await blocking { try self.readResponse() } }
+    func readResponse() async throws -> RawResponse? { try await blocking { try self.readResponse() } }
 
     /// Reads exactly `count` bytes; `nil` on EOF or timeout.
     func read(count: Int) -> [UInt8]? {
@@ -84,11 +82,11 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Reads one response frame.
-    func readResponse() throws -> WireResponse? {
+    func readResponse() throws -> RawResponse? {
         guard let header = read(count: 4) else { return nil }
         let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
         guard let payload = read(count: length) else { return nil }
-        return try ResponseCodec.decode(ByteBuffer(bytes: payload))
+        return try RawResponse(payload: ByteBuffer(bytes: payload))
     }
 }
 

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskService
 import IdentityRiskStore
 import Synchronization
 import Testing

@@ -1,41 +1,20 @@
 @testable import IdentityRiskCore
+import IdentityRiskService
 @testable import IdentityRiskWire
 import NIOCore
-import NIOEmbedded
 import Testing
 
-/// Encode -> strip the 4-byte prefix -> decode, through the real protobuf-c library.
+/// Client codec -> strip the 4-byte prefix -> server codec (and back for
+/// responses), through the real protobuf-c library.
 @Suite("Codec round trips")
 struct CodecRoundTripTests {
     // MARK: - IdentityRiskEventDraft (requests)
 
-    /// The ten properties of a draft.
-    enum DraftProperty: String, CaseIterable, Sendable {
-        case id, userDisplayName, userPrincipalName, riskEventDateTime, riskEventType
-        case riskLevel, riskEventStatus, closedDateTime, createdDateTime, userId
-
-        func clear(_ draft: inout IdentityRiskEventDraft) {
-            switch self {
-            case .id: draft.id = nil
-            case .userDisplayName: draft.userDisplayName = nil
-            case .userPrincipalName: draft.userPrincipalName = nil
-            case .riskEventDateTime: draft.riskEventDateTime = nil
-            case .riskEventType: draft.riskEventType = nil
-            case .riskLevel: draft.riskLevel = nil
-            case .riskEventStatus: draft.riskEventStatus = nil
-            case .closedDateTime: draft.closedDateTime = nil
-            case .createdDateTime: draft.createdDateTime = nil
-            case .userId: draft.userId = nil
-            }
-        }
-    }
-
     @Test("a draft with all ten properties set survives")
     func fullDraft() throws {
         let draft = Fixtures.fullDraft()
-        let request = WireRequest(callID: 7, timeoutMilliseconds: 2500, method: .create(draft))
-        let decoded = try roundTrip(request)
-        #expect(decoded == request)
+        let decoded = try roundTrip(Create.self, draft, callID: 7, timeoutMilliseconds: 2500)
+        #expect(decoded == DecodedRequest(callID: 7, timeoutMilliseconds: 2500, kind: .call(Create.self, draft)))
         let back = try #require(createdDraft(decoded))
         // Field by field, so a failure names the property.
         #expect(back.id == "draft-42")
@@ -51,33 +30,34 @@ struct CodecRoundTripTests {
         #expect(back.decodingViolations.isEmpty)
     }
 
-    @Test("a draft with one property absent survives with only that one absent", arguments: DraftProperty.allCases)
-    func draftWithOneAbsent(_ property: DraftProperty) throws {
+    @Test("a draft with one property absent survives with only that one absent", arguments: EventProperty.allCases)
+    func draftWithOneAbsent(_ property: EventProperty) throws {
         var draft = Fixtures.fullDraft()
-        property.clear(&draft)
-        let decoded = try roundTrip(WireRequest(callID: 1, method: .create(draft)))
-        let back = try #require(createdDraft(decoded))
+        draft[property] = nil
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back == draft)
+        #expect(back[property] == nil)
     }
 
-    @Test("a draft with only one property present survives", arguments: DraftProperty.allCases)
-    func draftWithOnlyOnePresent(_ property: DraftProperty) throws {
+    @Test("a draft with only one property present survives", arguments: EventProperty.allCases)
+    func draftWithOnlyOnePresent(_ property: EventProperty) throws {
         var draft = Fixtures.fullDraft()
-        for other in DraftProperty.allCases where other != property { other.clear(&draft) }
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+        for other in EventProperty.allCases where other != property { draft[other] = nil }
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back == draft)
+        #expect(back[property] != nil)
     }
 
     @Test("an empty draft decodes as an empty draft")
     func emptyDraft() throws {
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 3, method: .create(IdentityRiskEventDraft())))))
+        let back = try #require(try roundTripped(Create.self, IdentityRiskEventDraft()))
         #expect(back == IdentityRiskEventDraft())
     }
 
     @Test("empty strings read back as absent (proto3 strings have no presence)")
     func emptyStringsAreAbsent() throws {
         let draft = IdentityRiskEventDraft(id: "", userDisplayName: "", userPrincipalName: "", riskEventType: "", userId: "")
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 3, method: .create(draft)))))
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back.id == nil)
         #expect(back.userDisplayName == nil)
         #expect(back.userPrincipalName == nil)
@@ -89,36 +69,26 @@ struct CodecRoundTripTests {
     func riskLevels(_ level: RiskLevel) throws {
         var draft = Fixtures.fullDraft()
         draft.riskLevel = level
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back.riskLevel == level)
         #expect(back == draft)
 
         var event = Fixtures.fullEvent()
         event.riskLevel = level
-        #expect(try roundTrip(WireResponse(callID: 1, result: .get(event))) == WireResponse(callID: 1, result: .get(event)))
+        #expect(try roundTrip(Get.self, callID: 1, .success(event)) == DecodedResponse(callID: 1, result: .success(event)))
     }
 
     @Test("every RiskEventStatus survives in a draft and in an event", arguments: RiskEventStatus.allCases)
     func riskEventStatuses(_ status: RiskEventStatus) throws {
         var draft = Fixtures.fullDraft()
         draft.riskEventStatus = status
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back.riskEventStatus == status)
         #expect(back == draft)
 
         var event = Fixtures.fullEvent()
         event.riskEventStatus = status
-        #expect(try roundTrip(WireResponse(callID: 1, result: .get(event))) == WireResponse(callID: 1, result: .get(event)))
-    }
-
-    @Test("enum wire numbers are Graph's list position plus one, as in the .proto")
-    func enumNumbers() {
-        #expect(RiskLevel.allCases.map(EventCodec.number) == [1, 2, 3, 4, 5, 6])
-        #expect(EventCodec.number(RiskLevel.unknownFutureValue) == 6)
-        #expect(RiskEventStatus.allCases.map(EventCodec.number) == [1, 2, 3, 4, 5, 6, 7, 8])
-        #expect(EventCodec.number(RiskEventStatus.closedMultipleReasons) == 8)
-        #expect(ListOrder.allCases.map(RequestCodec.orderNumber) == [1, 2, 3, 4])
-        #expect(RequestCodec.orderNumber(.riskEventDescending) == 4)
+        #expect(try roundTrip(Get.self, callID: 1, .success(event)) == DecodedResponse(callID: 1, result: .success(event)))
     }
 
     // MARK: - DateTimeOffset edges
@@ -167,7 +137,7 @@ struct CodecRoundTripTests {
         draft.riskEventDateTime = value
         draft.closedDateTime = value
         draft.createdDateTime = value
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 9, method: .create(draft)))))
+        let back = try #require(createdDraft(try roundTrip(Create.self, draft, callID: 9)))
         for (name, decoded) in [("riskEventDateTime", back.riskEventDateTime), ("closedDateTime", back.closedDateTime), ("createdDateTime", back.createdDateTime)] {
             let got = try #require(decoded, "\(name) lost")
             #expect(got == value, "\(name)")
@@ -186,13 +156,9 @@ struct CodecRoundTripTests {
         event.riskEventDateTime = value
         event.closedDateTime = value
         event.createdDateTime = value
-        let response = WireResponse(callID: 9, result: .get(event))
-        let decoded = try roundTrip(response)
-        #expect(decoded == response)
-        guard case .get(let back) = decoded.result else {
-            Issue.record("expected .get, got \(decoded.result)")
-            return
-        }
+        let decoded = try roundTrip(Get.self, callID: 9, .success(event))
+        #expect(decoded == DecodedResponse(callID: 9, result: .success(event)))
+        let back = try #require(success(decoded))
         #expect(back.riskEventDateTime.description == text)
         #expect(back.closedDateTime?.description == text)
         #expect(back.createdDateTime.description == text)
@@ -203,7 +169,7 @@ struct CodecRoundTripTests {
         var draft = Fixtures.fullDraft()
         draft.riskEventDateTime = dt("2017-01-01T00:00:00Z")
         draft.closedDateTime = dt("2017-01-01T00:00:00+00:00")
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back.riskEventDateTime?.utcDesignator == true)
         #expect(back.closedDateTime?.utcDesignator == false)
         #expect(back.riskEventDateTime?.instantTicks == back.closedDateTime?.instantTicks)
@@ -223,11 +189,11 @@ struct CodecRoundTripTests {
             var event = Fixtures.fullEvent()
             event.riskEventDateTime = value
             event.createdDateTime = value
-            let response = WireResponse(callID: UInt64.max, result: .create(CreateOutcome(event: event, alreadyExisted: false)))
-            #expect(try roundTrip(response) == response, "\(value)")
+            let outcome = CreateOutcome(event: event, alreadyExisted: false)
+            #expect(try roundTrip(Create.self, callID: UInt64.max, .success(outcome)) == DecodedResponse(callID: UInt64.max, result: .success(outcome)), "\(value)")
             var draft = IdentityRiskEventDraft()
             draft.closedDateTime = value
-            let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+            let back = try #require(try roundTripped(Create.self, draft))
             #expect(back.closedDateTime == value, "\(value)")
         }
     }
@@ -240,86 +206,120 @@ struct CodecRoundTripTests {
 
     @Test("every ListOrder survives in a list request", arguments: orderedLists)
     func listOrders(_ list: ListEvents.Request) throws {
-        let request = WireRequest(callID: 11, timeoutMilliseconds: 100, method: .list(list))
-        let decoded = try roundTrip(request)
-        #expect(decoded == request)
-        guard case .list(let back) = decoded.method else {
-            Issue.record("expected .list, got \(decoded.method)")
-            return
-        }
+        let decoded = try roundTrip(List.self, list, callID: 11, timeoutMilliseconds: 100)
+        #expect(decoded == DecodedRequest(callID: 11, timeoutMilliseconds: 100, kind: .call(List.self, list)))
+        let back = try #require(decoded.request(List.self))
         #expect(back.order == list.order)
         #expect(back.filter == list.filter)
         #expect(back.top == 1000)
         #expect(back.pageToken == list.pageToken)
     }
 
-    static let methods: [WireRequest.Method] = [
-        .create(Fixtures.fullDraft()),
-        .create(IdentityRiskEventDraft()),
-        .get(id: "evt-0001"),
-        .get(id: "日本語-🦊"),
-        .get(id: ""),
-        .list(ListEvents.Request()),
-        .list(ListEvents.Request(filter: "userId eq 'u1'", order: .riskEventDescending, top: 1, pageToken: "")),
-        .health,
-        .cancel(targetCallID: 0),
-        .cancel(targetCallID: 42),
-        .cancel(targetCallID: UInt64.max),
+    /// A request of some method (or a cancel), with what the server must make of it.
+    struct Sample: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        /// The frame for call id / timeout.
+        let frame: @Sendable (UInt64, UInt32) -> ByteBuffer
+        let expected: DecodedRequest.Kind
+        /// Whether the frame carries the call id and timeout it was given (a cancel has neither).
+        let carriesEnvelope: Bool
+
+        static func call<M: WireMethod>(_ method: M.Type, _ request: M.Request) -> Sample {
+            Sample(
+                testDescription: "\(M.descriptor.name) \(String(describing: request).prefix(60))",
+                frame: { requestFrame(method, request, callID: $0, timeoutMilliseconds: $1) },
+                expected: .call(method, request),
+                carriesEnvelope: true)
+        }
+
+        static func cancel(_ target: UInt64) -> Sample {
+            Sample(testDescription: "cancel \(target)", frame: { _, _ in cancelFrame(targetCallID: target) },
+                   expected: .cancel(targetCallID: target), carriesEnvelope: false)
+        }
+    }
+
+    static let samples: [Sample] = [
+        .call(Create.self, Fixtures.fullDraft()),
+        .call(Create.self, IdentityRiskEventDraft()),
+        .call(Get.self, "evt-0001"),
+        .call(Get.self, "日本語-🦊"),
+        .call(Get.self, ""),
+        .call(List.self, ListEvents.Request()),
+        .call(List.self, ListEvents.Request(filter: "userId eq 'u1'", order: .riskEventDescending, top: 1, pageToken: "")),
+        .call(Health.self, HealthRequest()),
+        .call(Update.self, UpdateEvent.Request(id: "evt-0001", patch: EventPatch())),
+        .call(Update.self, UpdateEvent.Request(
+            id: "evt-0001", patch: EventPatch(fields: [.riskLevel], values: IdentityRiskEventDraft(riskLevel: .low)), ifMatch: 3)),
+        .call(Delete.self, DeleteEvent.Request(id: "evt-0001")),
+        .call(Delete.self, DeleteEvent.Request(id: "evt-0001", ifMatch: UInt64.max)),
+        .cancel(0),
+        .cancel(42),
+        .cancel(UInt64.max),
     ]
 
-    @Test("every method survives", arguments: methods)
-    func everyMethod(_ method: WireRequest.Method) throws {
-        let request = WireRequest(callID: 77, timeoutMilliseconds: 30_000, method: method)
-        #expect(try roundTrip(request) == request)
+    @Test("every method survives, and so does a cancel", arguments: samples)
+    func everyMethod(_ sample: Sample) throws {
+        let decoded = decodeRequest(try stripPrefix(sample.frame(77, 30_000)))
+        let expected = sample.carriesEnvelope
+            ? DecodedRequest(callID: 77, timeoutMilliseconds: 30_000, kind: sample.expected)
+            : DecodedRequest(callID: 0, timeoutMilliseconds: 0, kind: sample.expected)
+        #expect(decoded == expected)
+    }
+
+    @Test("every method in the table has a sample above", arguments: WireMethods.all.map { $0.descriptor })
+    func samplesCoverEveryMethod(_ descriptor: MethodDescriptor) {
+        #expect(Self.samples.contains { sample in
+            if case .call(let call) = sample.expected { return call.method == descriptor }
+            return false
+        })
     }
 
     @Test("call id and timeout survive at their extremes",
           arguments: zip([UInt64(0), 1, 127, 128, 1 << 32, UInt64.max], [UInt32(0), 1, 127, 128, 1 << 31, UInt32.max]))
     func callIDAndTimeout(_ callID: UInt64, _ timeout: UInt32) throws {
-        let request = WireRequest(callID: callID, timeoutMilliseconds: timeout, method: .health)
-        let decoded = try roundTrip(request)
+        let decoded = try roundTrip(Health.self, HealthRequest(), callID: callID, timeoutMilliseconds: timeout)
         #expect(decoded.callID == callID)
         #expect(decoded.timeoutMilliseconds == timeout)
-        #expect(decoded.method == .health)
+        #expect(decoded.kind == .call(Health.self, HealthRequest()))
     }
 
-    @Test("unimplemented and invalid encode as an empty oneof and read back as unimplemented",
-          arguments: [WireRequest.Method.unimplemented, .invalid(IdentityRiskError(code: .internal, message: "x"))])
-    func emptyOneof(_ method: WireRequest.Method) throws {
-        let decoded = try roundTrip(WireRequest(callID: 5, timeoutMilliseconds: 6, method: method))
-        #expect(decoded == WireRequest(callID: 5, timeoutMilliseconds: 6, method: .unimplemented))
+    @Test("a request without a method reads back as .noMethod, keeping call id and timeout")
+    func noMethod() throws {
+        var buffer = ByteBuffer()
+        RequestCodec.encodeWithoutMethod(callID: 5, into: &buffer)
+        #expect(decodeRequest(try stripPrefix(buffer)) == DecodedRequest(callID: 5, timeoutMilliseconds: 0, kind: .noMethod))
+
+        let withTimeout = ProtobufBytes { m in
+            m.uint(ProtoField.Request.callID, 5)
+            m.uint(ProtoField.Request.timeoutMs, 6)
+        }
+        #expect(decodeRequest(withTimeout.payload) == DecodedRequest(callID: 5, timeoutMilliseconds: 6, kind: .noMethod))
     }
 
     @Test("a list request's top is clamped into uint32 on the way out")
     func listTopClamped() throws {
-        let decoded = try roundTrip(WireRequest(callID: 1, method: .list(ListEvents.Request(top: -5))))
-        #expect(decoded.method == .list(ListEvents.Request(top: 0)))
+        let back = try #require(try roundTripped(List.self, ListEvents.Request(top: -5)))
+        #expect(back == ListEvents.Request(top: 0))
     }
 
     // MARK: - Response results
 
     @Test("create survives with alreadyExisted true and false", arguments: [true, false])
     func createResult(_ alreadyExisted: Bool) throws {
-        let response = WireResponse(callID: 21, result: .create(CreateOutcome(event: Fixtures.fullEvent(), alreadyExisted: alreadyExisted)))
-        let decoded = try roundTrip(response)
-        #expect(decoded == response)
-        guard case .create(let outcome) = decoded.result else {
-            Issue.record("expected .create, got \(decoded.result)")
-            return
-        }
-        #expect(outcome.alreadyExisted == alreadyExisted)
-        #expect(outcome.event == Fixtures.fullEvent())
+        let outcome = CreateOutcome(event: Fixtures.fullEvent(), alreadyExisted: alreadyExisted)
+        let decoded = try roundTrip(Create.self, callID: 21, .success(outcome))
+        #expect(decoded == DecodedResponse(callID: 21, result: .success(outcome)))
+        let back = try #require(success(decoded))
+        #expect(back.alreadyExisted == alreadyExisted)
+        #expect(back.event == Fixtures.fullEvent())
     }
 
     @Test("get survives with every property of the event checked")
     func getResult() throws {
         let event = Fixtures.fullEvent()
-        let decoded = try roundTrip(WireResponse(callID: 22, result: .get(event)))
+        let decoded = try roundTrip(Get.self, callID: 22, .success(event))
         #expect(decoded.callID == 22)
-        guard case .get(let back) = decoded.result else {
-            Issue.record("expected .get, got \(decoded.result)")
-            return
-        }
+        let back = try #require(success(decoded))
         #expect(back.id == "evt-0001")
         #expect(back.userDisplayName == "User Display Name value")
         #expect(back.userPrincipalName == "User Principal Name value")
@@ -330,6 +330,15 @@ struct CodecRoundTripTests {
         #expect(back.closedDateTime?.description == "2017-01-01T00:01:30.8768135+03:00")
         #expect(back.createdDateTime.description == "2024-05-01T12:00:00.1234567Z")
         #expect(back.userId == "User Id value")
+        #expect(back.version == 300)
+    }
+
+    @Test("an event's version survives at its extremes", arguments: [UInt64(1), 127, 128, 1 << 32, UInt64.max])
+    func eventVersion(_ version: UInt64) throws {
+        let event = Fixtures.fullEvent(version: version)
+        let back = try #require(success(try roundTrip(Get.self, callID: 1, .success(event))))
+        #expect(back.version == version)
+        #expect(back == event)
     }
 
     @Test("an event's optional properties survive absent")
@@ -337,13 +346,9 @@ struct CodecRoundTripTests {
         var event = Fixtures.fullEvent()
         event.userDisplayName = nil
         event.closedDateTime = nil
-        let response = WireResponse(callID: 23, result: .get(event))
-        let decoded = try roundTrip(response)
-        #expect(decoded == response)
-        guard case .get(let back) = decoded.result else {
-            Issue.record("expected .get, got \(decoded.result)")
-            return
-        }
+        let decoded = try roundTrip(Get.self, callID: 23, .success(event))
+        #expect(decoded == DecodedResponse(callID: 23, result: .success(event)))
+        let back = try #require(success(decoded))
         #expect(back.userDisplayName == nil)
         #expect(back.closedDateTime == nil)
     }
@@ -369,27 +374,16 @@ struct CodecRoundTripTests {
 
     @Test("list survives with 0, 1 and several events, with and without a token", arguments: pages)
     func listResult(_ page: ListEvents.Response) throws {
-        let response = WireResponse(callID: 24, result: .list(page))
-        let decoded = try roundTrip(response)
-        #expect(decoded == response)
-        guard case .list(let back) = decoded.result else {
-            Issue.record("expected .list, got \(decoded.result)")
-            return
-        }
+        let decoded = try roundTrip(List.self, callID: 24, .success(page))
+        #expect(decoded == DecodedResponse(callID: 24, result: .success(page)))
+        let back = try #require(success(decoded))
         #expect(back.events.map(\.id) == page.events.map(\.id), "order is kept")
         #expect(back.nextPageToken == page.nextPageToken)
     }
 
-    static let healths: [HealthStatus] = [
-        HealthStatus(serving: .serving, serverVersion: "1.2.3", protocolVersion: 1, store: "sqlite", uptimeMilliseconds: 0, openConnections: 0),
-        HealthStatus(serving: .draining, serverVersion: "0.0.1-β+build", protocolVersion: UInt32.max, store: "memory",
-                     uptimeMilliseconds: UInt64.max, openConnections: UInt32.max),
-    ]
-
-    @Test("health survives, serving and draining", arguments: healths)
+    @Test("health survives, serving and draining", arguments: Fixtures.healths)
     func healthResult(_ health: HealthStatus) throws {
-        let response = WireResponse(callID: 25, result: .health(health))
-        #expect(try roundTrip(response) == response)
+        #expect(try roundTrip(Health.self, callID: 25, .success(health)) == DecodedResponse(callID: 25, result: .success(health)))
     }
 
     @Test("failure survives for every code, with violations, inner codes and retry-after", arguments: Fixtures.allCodes)
@@ -406,27 +400,28 @@ struct CodecRoundTripTests {
             innerCode: "ReadOnlyProperty",
             retryAfterMilliseconds: 1_500
         )
-        let response = WireResponse(callID: 26, result: .failure(error))
-        let decoded = try roundTrip(response)
-        #expect(decoded == response)
-        guard case .failure(let back) = decoded.result else {
-            Issue.record("expected .failure, got \(decoded.result)")
-            return
-        }
+        let decoded = try roundTrip(Create.self, callID: 26, .failure(error))
+        #expect(decoded == DecodedResponse(callID: 26, result: .failure(error)))
+        let back = try #require(failure(decoded))
         #expect(back.code == code)
         #expect(back.violations.map(\.innerCode) == [nil, "ReadOnlyProperty", nil])
         #expect(back.retryAfterMilliseconds == 1_500)
+
+        // An error that belongs to no method is the same frame, and reads the same as any method's answer.
+        var methodless = ByteBuffer()
+        ResponseEncoder().encode(callID: 26, error: error, into: &methodless)
+        #expect(methodless == responseFrame(Create.self, callID: 26, .failure(error)))
+        #expect(try decodeResponse(try stripPrefix(methodless), as: Delete.self) == DecodedResponse(callID: 26, result: .failure(error)))
+        let inbound = try ResponseCodec.decode(try stripPrefix(methodless)) { ($0.callID, $0.failure, $0.resultNumber) }
+        #expect(inbound.0 == 26 && inbound.1 == error && inbound.2 == 0)
     }
 
     @Test("failure survives for every code with only a message", arguments: Fixtures.allCodes)
     func failureMinimal(_ code: IdentityRiskError.Code) throws {
-        let response = WireResponse(callID: 27, result: .failure(IdentityRiskError(code: code, message: "went wrong")))
-        let decoded = try roundTrip(response)
-        #expect(decoded == response)
-        guard case .failure(let back) = decoded.result else {
-            Issue.record("expected .failure, got \(decoded.result)")
-            return
-        }
+        let error = IdentityRiskError(code: code, message: "went wrong")
+        let decoded = try roundTrip(List.self, callID: 27, .failure(error))
+        #expect(decoded == DecodedResponse(callID: 27, result: .failure(error)))
+        let back = try #require(failure(decoded))
         #expect(back.target == nil)
         #expect(back.innerCode == nil)
         #expect(back.retryAfterMilliseconds == nil)
@@ -442,8 +437,15 @@ struct CodecRoundTripTests {
     @Test("retry-after survives at its maximum")
     func retryAfterMax() throws {
         let error = IdentityRiskError(code: .resourceExhausted, message: "slow down", retryAfterMilliseconds: UInt32.max)
-        let response = WireResponse(callID: 1, result: .failure(error))
-        #expect(try roundTrip(response) == response)
+        #expect(try roundTrip(Get.self, callID: 1, .failure(error)) == DecodedResponse(callID: 1, result: .failure(error)))
+    }
+
+    @Test("an OK end of stream (no result) reads as a malformed answer to a unary method")
+    func okWithoutResultFromEncoder() throws {
+        let payload = try stripPrefix(responseFrame(Get.self, callID: 3, .success(nil)))
+        let why = try #require(malformedReason(payload, as: Get.self))
+        #expect(why.contains("no result"))
+        #expect(try ResponseCodec.decode(payload) { ($0.callID, $0.failure, $0.resultNumber) } == (3, nil, 0))
     }
 
     // MARK: - Strings
@@ -464,7 +466,7 @@ struct CodecRoundTripTests {
     func unicodeStrings(_ text: String) throws {
         let draft = IdentityRiskEventDraft(
             id: text, userDisplayName: text, userPrincipalName: text, riskEventType: text, userId: text)
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+        let back = try #require(try roundTripped(Create.self, draft))
         for value in [back.id, back.userDisplayName, back.userPrincipalName, back.riskEventType, back.userId] {
             #expect(value.map { Array($0.utf8) } == Array(text.utf8))
         }
@@ -475,29 +477,18 @@ struct CodecRoundTripTests {
         event.userPrincipalName = text
         event.riskEventType = text
         event.userId = text
-        let decoded = try roundTrip(WireResponse(callID: 1, result: .list(ListEvents.Response(events: [event], nextPageToken: text))))
-        guard case .list(let page) = decoded.result, let e = page.events.first else {
-            Issue.record("expected a one-event list, got \(decoded.result)")
-            return
-        }
+        let page = try #require(success(try roundTrip(List.self, callID: 1, .success(ListEvents.Response(events: [event], nextPageToken: text)))))
+        let e = try #require(page.events.first)
         for value in [e.id, e.userDisplayName ?? "", e.userPrincipalName, e.riskEventType, e.userId, page.nextPageToken] {
             #expect(Array(value.utf8) == Array(text.utf8))
         }
 
-        let get = try roundTrip(WireRequest(callID: 2, method: .get(id: text)))
-        guard case .get(let id) = get.method else {
-            Issue.record("expected .get, got \(get.method)")
-            return
-        }
+        let id = try #require(try roundTripped(Get.self, text))
         #expect(Array(id.utf8) == Array(text.utf8))
 
-        let failure = try roundTrip(WireResponse(callID: 3, result: .failure(IdentityRiskError(
+        let error = try #require(failure(try roundTrip(Get.self, callID: 3, .failure(IdentityRiskError(
             code: .invalidArgument, message: text, target: text,
-            violations: [FieldViolation(field: text, description: text, innerCode: text)], innerCode: text))))
-        guard case .failure(let error) = failure.result else {
-            Issue.record("expected .failure, got \(failure.result)")
-            return
-        }
+            violations: [FieldViolation(field: text, description: text, innerCode: text)], innerCode: text)))))
         for value in [error.message, error.target ?? "", error.innerCode ?? "", error.violations.first?.field ?? "",
                       error.violations.first?.description ?? "", error.violations.first?.innerCode ?? ""] {
             #expect(Array(value.utf8) == Array(text.utf8))
@@ -529,113 +520,125 @@ struct CodecRoundTripTests {
         // They are really at the limit, not past it.
         let event = try EventValidator().validate(draft, assignID: { "unused" }, createdDateTime: dt("2024-01-01T00:00:00Z"))
 
-        let back = try #require(createdDraft(try roundTrip(WireRequest(callID: 1, method: .create(draft)))))
+        let back = try #require(try roundTripped(Create.self, draft))
         #expect(back == draft)
         #expect(back.userDisplayName.map { Array($0.utf8) } == draft.userDisplayName.map { Array($0.utf8) })
         #expect(back.userPrincipalName.map { Array($0.utf8) } == draft.userPrincipalName.map { Array($0.utf8) })
         #expect(back.riskEventType.map { Array($0.utf8) } == draft.riskEventType.map { Array($0.utf8) })
 
-        let response = WireResponse(callID: 2, result: .create(CreateOutcome(event: event, alreadyExisted: true)))
-        #expect(try roundTrip(response) == response)
+        let outcome = CreateOutcome(event: event, alreadyExisted: true)
+        #expect(try roundTrip(Create.self, callID: 2, .success(outcome)) == DecodedResponse(callID: 2, result: .success(outcome)))
     }
 
     @Test("strings far beyond an arena chunk survive (arena growth)")
     func hugeStrings() throws {
         // 60 KB filter: larger than RequestCodec's 2 KB arena chunks, within the 64 KB request frame limit.
         let filter = String(repeating: "userId eq 'ü' or ", count: 3_500) + "userId eq 'x'"
-        let request = WireRequest(callID: 1, method: .list(ListEvents.Request(filter: filter)))
-        let frame = requestFrame(request)
+        let list = ListEvents.Request(filter: filter)
+        let frame = requestFrame(List.self, list)
         #expect(frame.readableBytes - 4 <= WireProtocol.defaultMaxRequestFrameBytes)
-        #expect(try roundTrip(request) == request)
+        #expect(try roundTripped(List.self, list) == list)
 
         // 1 MB token and 200 events in one response.
         let token = String(repeating: "🧪", count: 256 * 1024)
-        let events = (0..<200).map { Fixtures.fullEvent(id: "evt-\($0)") }
-        let response = WireResponse(callID: 2, result: .list(ListEvents.Response(events: events, nextPageToken: token)))
-        #expect(try roundTrip(response) == response)
+        let page = ListEvents.Response(events: (0..<200).map { Fixtures.fullEvent(id: "evt-\($0)") }, nextPageToken: token)
+        #expect(try roundTrip(List.self, callID: 2, .success(page)) == DecodedResponse(callID: 2, result: .success(page)))
     }
 
-    // MARK: - The frame encoders (one reused arena per connection)
+    // MARK: - The per-connection encoders (one reused arena each)
 
-    @Test("ResponseFrameEncoder reuses its arena across big and small messages without corruption")
+    @Test("one ResponseEncoder reuses its arena across big and small answers without corruption")
     func responseEncoderArenaReuse() throws {
-        let channel = EmbeddedChannel(handler: MessageToByteHandler(ResponseFrameEncoder()))
-        let big = WireResponse(callID: 1, result: .list(ListEvents.Response(
-            events: (0..<300).map { Fixtures.fullEvent(id: "e\($0)") }, nextPageToken: String(repeating: "t", count: 40_000))))
-        let responses = [
-            big,
-            WireResponse(callID: 2, result: .get(Fixtures.fullEvent())),
-            WireResponse(callID: 3, result: .failure(IdentityRiskError.invalid([FieldViolation(field: "a", description: "b")]))),
-            big,
-            WireResponse(callID: 4, result: .health(Self.healths[0])),
-        ]
-        for response in responses {
-            try channel.writeOutbound(response)
+        let encoder = ResponseEncoder()
+        let big = ListEvents.Response(
+            events: (0..<300).map { Fixtures.fullEvent(id: "e\($0)") }, nextPageToken: String(repeating: "t", count: 40_000))
+        let invalid = IdentityRiskError.invalid([FieldViolation(field: "a", description: "b")])
+        // Each answer through the shared encoder, with a check that decodes it and compares it with a fresh encoder's frame.
+        var checks: [(ByteBuffer, (ByteBuffer) throws -> Bool)] = []
+        func answer<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ result: Result<M.Response, IdentityRiskError>) {
+            let optional = result.map { Optional($0) }
+            let frame = responseFrame(method, callID: callID, optional, encoder: encoder)
+            checks.append((frame, { frame in
+                try decodeResponse(try stripPrefix(frame), as: method) == DecodedResponse(callID: callID, result: result)
+                    && frame == responseFrame(method, callID: callID, optional)
+            }))
         }
-        for response in responses {
-            let frame = try #require(try channel.readOutbound(as: ByteBuffer.self))
-            #expect(try ResponseCodec.decode(try stripPrefix(frame)) == response)
+        answer(List.self, 1, .success(big))
+        answer(Get.self, 2, .success(Fixtures.fullEvent()))
+        answer(Create.self, 3, .failure(invalid))
+        answer(List.self, 4, .success(big))
+        answer(Health.self, 5, .success(Fixtures.healths[0]))
+        answer(Update.self, 6, .success(Fixtures.fullEvent(version: 9)))
+        answer(Delete.self, 7, .success(9))
+        answer(List.self, 8, .success(big))
+        for (i, (frame, check)) in checks.enumerated() {
+            #expect(try check(frame), "answer \(i)")
         }
-        #expect(try channel.finish().isClean)
     }
 
-    @Test("RequestFrameEncoder reuses its arena across big and small messages without corruption")
+    @Test("one RequestEncoder reuses its arena across big and small requests without corruption")
     func requestEncoderArenaReuse() throws {
-        let channel = EmbeddedChannel(handler: MessageToByteHandler(RequestFrameEncoder()))
-        let big = WireRequest(callID: 1, method: .list(ListEvents.Request(filter: String(repeating: "x", count: 20_000))))
-        let requests = [
-            big,
-            WireRequest(callID: 2, method: .create(Fixtures.fullDraft())),
-            WireRequest(callID: 3, method: .get(id: "abc")),
-            big,
-            WireRequest(callID: 4, method: .create(Self.maxLengthDraft())),
-        ]
-        for request in requests {
-            try channel.writeOutbound(request)
+        let encoder = RequestEncoder()
+        let big = ListEvents.Request(filter: String(repeating: "x", count: 20_000))
+        var checks: [(ByteBuffer, DecodedRequest)] = []
+        func call<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ request: M.Request) {
+            var frame = ByteBuffer()
+            encoder.encode(method, request, callID: callID, timeoutMilliseconds: UInt32(callID), into: &frame)
+            #expect(frame == requestFrame(method, request, callID: callID, timeoutMilliseconds: UInt32(callID)), "same bytes as a fresh arena")
+            checks.append((frame, DecodedRequest(callID: callID, timeoutMilliseconds: UInt32(callID), kind: .call(method, request))))
         }
-        for request in requests {
-            let frame = try #require(try channel.readOutbound(as: ByteBuffer.self))
-            #expect(RequestCodec.decode(try stripPrefix(frame)) == request)
+        call(List.self, 1, big)
+        call(Create.self, 2, Fixtures.fullDraft())
+        call(Get.self, 3, "abc")
+        call(List.self, 4, big)
+        call(Create.self, 5, Self.maxLengthDraft())
+        var patch = EventPatch()
+        patch.set(.userDisplayName, .text(String(repeating: "n", count: 200)))
+        patch.set(.closedDateTime, nil)
+        call(Update.self, 6, UpdateEvent.Request(id: "abc", patch: patch, ifMatch: 2))
+        call(Delete.self, 7, DeleteEvent.Request(id: "abc", ifMatch: 3))
+        call(List.self, 8, big)
+        for (frame, expected) in checks {
+            #expect(decodeRequest(try stripPrefix(frame)) == expected)
         }
-        #expect(try channel.finish().isClean)
     }
+
+    // MARK: - Responses that do not decode
 
     @Test("a response frame that is not protobuf is a malformed response")
     func malformedResponse() throws {
         let garbage = ByteBuffer(bytes: Array("garbage".utf8))
-        #expect(throws: WireError.self) { try ResponseCodec.decode(garbage) }
-        do {
-            _ = try ResponseCodec.decode(garbage)
-        } catch {
-            guard case .malformedResponse = error else {
-                Issue.record("expected malformedResponse, got \(error)")
-                return
-            }
-        }
+        let why = try #require(malformedReason(garbage, as: Get.self))
+        #expect(why.contains("7 bytes"))
+        #expect(throws: WireError.self) { try ResponseCodec.decode(garbage) { _ in Issue.record("body must not run") } }
     }
 
     @Test("a status code this client does not know reads as .unknown, keeping the message", arguments: [UInt64(10), 11, 15, 99])
     func unknownStatusCode(_ number: UInt64) throws {
         let payload = ProtobufBytes { r in
-            r.uint(1, 44)
-            r.message(2) { s in
-                s.uint(1, number)
-                s.string(2, "from a newer server")
-                s.uint(6, 250)
+            r.uint(ProtoField.Response.callID, 44)
+            r.message(ProtoField.Response.status) { s in
+                s.uint(ProtoField.Status.code, number)
+                s.string(ProtoField.Status.message, "from a newer server")
+                s.uint(ProtoField.Status.retryAfterMs, 250)
             }
         }.payload
-        let response = try ResponseCodec.decode(payload)
-        #expect(response == WireResponse(callID: 44, result: .failure(IdentityRiskError(
-            code: .unknown, message: "from a newer server", retryAfterMilliseconds: 250))))
+        let expected = IdentityRiskError(code: .unknown, message: "from a newer server", retryAfterMilliseconds: 250)
+        #expect(try decodeResponse(payload, as: Get.self) == DecodedResponse(callID: 44, result: .failure(expected)))
     }
 
     /// A GetResponse (field 17) whose event is built by `event`.
     static func getResponse(_ event: @escaping (inout ProtobufBytes) -> Void) -> ByteBuffer {
         ProtobufBytes { r in
-            r.uint(1, 45)
-            r.message(2) { _ in }  // status OK
-            r.message(17) { g in g.message(1, event) }
+            r.uint(ProtoField.Response.callID, 45)
+            r.message(ProtoField.Response.status) { _ in }  // status OK
+            r.message(ProtoField.Response.get) { g in g.message(ProtoField.GetResponse.event, event) }
         }.payload
+    }
+
+    /// A valid created_date_time body.
+    static func created(_ m: inout ProtobufBytes) {
+        ProtoDateTime(ticks: 0, offsetMinutes: 0, fractionDigits: 0, utcDesignator: true).write(into: &m)
     }
 
     @Test("a hand-encoded complete event in a GetResponse decodes")
@@ -643,55 +646,60 @@ struct CodecRoundTripTests {
         let payload = Self.getResponse { e in
             e.string(ProtoField.Event.id, "evt-9")
             e.validEventFields()
-            e.message(ProtoField.Event.createdDateTime) { ProtoDateTime(ticks: 0, offsetMinutes: 0, fractionDigits: 0, utcDesignator: true).write(into: &$0) }
+            e.message(ProtoField.Event.createdDateTime, Self.created)
+            e.uint(ProtoField.Event.version, 4)
         }
-        let response = try ResponseCodec.decode(payload)
-        guard case .get(let event) = response.result else {
-            Issue.record("expected .get, got \(response.result)")
-            return
-        }
+        let decoded = try decodeResponse(payload, as: Get.self)
+        #expect(decoded.callID == 45)
+        let event = try #require(success(decoded))
         #expect(event.id == "evt-9")
         #expect(event.createdDateTime.description == "2016-12-31T21:01:00Z")
+        #expect(event.version == 4)
     }
 
     enum BadEvent: String, CaseIterable, Sendable {
-        case invalidUTF8, unknownRiskLevel, badDate, missingCreated, missingUserId
+        case invalidUTF8, unknownRiskLevel, badDate, missingCreated, missingUserId, missingVersion
 
         func write(_ e: inout ProtobufBytes) {
             typealias F = ProtoField.Event
-            let created: (inout ProtobufBytes) -> Void = { ProtoDateTime(ticks: 0, offsetMinutes: 0, fractionDigits: 0, utcDesignator: true).write(into: &$0) }
             e.string(F.id, "evt-9")
             switch self {
             case .invalidUTF8:
                 e.validEventFields(omitting: [F.userId])
                 e.bytes(F.userId, [0xFF])
-                e.message(F.createdDateTime, created)
+                e.message(F.createdDateTime, CodecRoundTripTests.created)
             case .unknownRiskLevel:
                 e.validEventFields(omitting: [F.riskLevel])
                 e.uint(F.riskLevel, 99)
-                e.message(F.createdDateTime, created)
+                e.message(F.createdDateTime, CodecRoundTripTests.created)
             case .badDate:
                 e.validEventFields(omitting: [F.riskEventDateTime])
                 e.message(F.riskEventDateTime) { ProtoDateTime(ticks: 10_000_000).write(into: &$0) }
-                e.message(F.createdDateTime, created)
+                e.message(F.createdDateTime, CodecRoundTripTests.created)
             case .missingCreated:
                 e.validEventFields()
             case .missingUserId:
                 e.validEventFields(omitting: [F.userId])
-                e.message(F.createdDateTime, created)
+                e.message(F.createdDateTime, CodecRoundTripTests.created)
+            case .missingVersion:
+                e.validEventFields()
+                e.message(F.createdDateTime, CodecRoundTripTests.created)
+                return  // the only case without a version
             }
+            e.uint(F.version, 1)
         }
     }
 
     @Test("a response event that does not decode strictly is a malformed response", arguments: BadEvent.allCases)
-    func strictResponseEvent(_ bad: BadEvent) {
-        let payload = Self.getResponse { bad.write(&$0) }
-        #expect(throws: WireError.self) { try ResponseCodec.decode(payload) }
+    func strictResponseEvent(_ bad: BadEvent) throws {
+        let why = try #require(malformedReason(Self.getResponse { bad.write(&$0) }, as: Get.self))
+        if bad == .missingVersion { #expect(why.contains("version")) }
     }
 
     @Test("status OK with no result set is a malformed response")
     func okWithoutResult() throws {
-        let payload = ProtobufBytes { $0.uint(1, 5) }.payload  // call_id only: no status, no result
-        #expect(throws: WireError.self) { try ResponseCodec.decode(payload) }
+        let payload = ProtobufBytes { $0.uint(ProtoField.Response.callID, 5) }.payload  // call_id only: no status, no result
+        let why = try #require(malformedReason(payload, as: Get.self))
+        #expect(why.contains("no result"))
     }
 }

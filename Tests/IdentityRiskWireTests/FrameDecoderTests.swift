@@ -1,4 +1,7 @@
+import CIdentityRiskProto
+import CProtobufC
 @testable import IdentityRiskCore
+import IdentityRiskService
 @testable import IdentityRiskWire
 import NIOCore
 import NIOEmbedded
@@ -21,17 +24,19 @@ struct FrameDecoderTests {
         return buffer
     }
 
+    /// A channel framing requests as the server does (FrameDecoder at the default request limit).
     static func requestDecoderChannel(maxFrameBytes: Int = WireProtocol.defaultMaxRequestFrameBytes) -> EmbeddedChannel {
-        EmbeddedChannel(handler: ByteToMessageHandler(RequestFrameDecoder(maxFrameBytes: maxFrameBytes)))
+        EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
     }
 
-    /// Feeds `chunks` one `writeInbound` each and collects every request produced.
-    static func decode(_ chunks: [ByteBuffer], maxFrameBytes: Int = WireProtocol.defaultMaxRequestFrameBytes) throws -> [WireRequest] {
+    /// Feeds `chunks` one `writeInbound` each, collects every payload produced
+    /// and decodes each as the server does.
+    static func decode(_ chunks: [ByteBuffer], maxFrameBytes: Int = WireProtocol.defaultMaxRequestFrameBytes) throws -> [DecodedRequest] {
         let channel = requestDecoderChannel(maxFrameBytes: maxFrameBytes)
-        var out: [WireRequest] = []
+        var out: [DecodedRequest] = []
         for chunk in chunks {
             try channel.writeInbound(chunk)
-            while let request = try channel.readInbound(as: WireRequest.self) { out.append(request) }
+            while let payload = try channel.readInbound(as: ByteBuffer.self) { out.append(decodeRequest(payload)) }
         }
         #expect(try channel.finish().isClean, "no bytes or messages left over")
         return out
@@ -40,23 +45,29 @@ struct FrameDecoderTests {
     /// 7 bytes that protobuf-c refuses: 'g' is field 12 with the invalid wire type 7.
     static let garbage = Array("garbage".utf8)
 
-    /// A mix of requests, with a zero-length frame (an empty Request) and a garbage frame.
-    static func sampleStream() -> (frames: [ByteBuffer], expected: [WireRequest]) {
-        let requests: [WireRequest] = [
-            WireRequest(callID: 1, timeoutMilliseconds: 5_000, method: .create(Fixtures.fullDraft())),
-            WireRequest(callID: 2, method: .get(id: "evt-0001")),
-            WireRequest(callID: 3, method: .list(ListEvents.Request(filter: "riskLevel eq 'high'", order: .riskEventDescending, top: 10, pageToken: "tok"))),
-            WireRequest(callID: 4, method: .health),
-            WireRequest(callID: 5, method: .cancel(targetCallID: 3)),
-            WireRequest(callID: UInt64.max, timeoutMilliseconds: UInt32.max, method: .create(IdentityRiskEventDraft(userId: "ユーザー🔑"))),
-        ]
-        var frames = requests.map(requestFrame)
-        var expected = requests
-        frames.insert(frame([]), at: 2)
-        expected.insert(WireRequest(callID: 0, method: .unimplemented), at: 2)
-        frames.insert(frame(garbage), at: 5)
-        expected.insert(RequestCodec.decode(ByteBuffer(bytes: garbage)), at: 5)
-        return (frames, expected)
+    /// A mix of requests of every method and a cancel, with a zero-length frame
+    /// (an empty Request) and a garbage frame; with what the server makes of each.
+    static func sampleStream() -> (frames: [ByteBuffer], expected: [DecodedRequest]) {
+        var stream: [(ByteBuffer, DecodedRequest)] = []
+        func call<M: WireMethod>(_ method: M.Type, _ request: M.Request, callID: UInt64, timeoutMilliseconds: UInt32 = 0) {
+            stream.append((
+                requestFrame(method, request, callID: callID, timeoutMilliseconds: timeoutMilliseconds),
+                DecodedRequest(callID: callID, timeoutMilliseconds: timeoutMilliseconds, kind: .call(method, request))))
+        }
+        call(Create.self, Fixtures.fullDraft(), callID: 1, timeoutMilliseconds: 5_000)
+        call(Get.self, "evt-0001", callID: 2)
+        stream.append((frame([]), DecodedRequest(callID: 0, kind: .noMethod)))
+        call(List.self, ListEvents.Request(filter: "riskLevel eq 'high'", order: .riskEventDescending, top: 10, pageToken: "tok"), callID: 3)
+        call(Health.self, HealthRequest(), callID: 4)
+        stream.append((frame(garbage), decodeRequest(ByteBuffer(bytes: garbage))))
+        stream.append((cancelFrame(targetCallID: 3), DecodedRequest(callID: 0, kind: .cancel(targetCallID: 3))))
+        var patch = EventPatch()
+        patch.set(.riskEventStatus, .riskEventStatus(.remediated))
+        patch.set(.userDisplayName, nil)
+        call(Update.self, UpdateEvent.Request(id: "evt-0001", patch: patch, ifMatch: 2), callID: 6, timeoutMilliseconds: 1)
+        call(Delete.self, DeleteEvent.Request(id: "evt-0001"), callID: 7)
+        call(Create.self, IdentityRiskEventDraft(userId: "ユーザー🔑"), callID: UInt64.max, timeoutMilliseconds: UInt32.max)
+        return (stream.map(\.0), stream.map(\.1))
     }
 
     static func concatenated(_ frames: [ByteBuffer]) -> ByteBuffer {
@@ -85,14 +96,36 @@ struct FrameDecoderTests {
         }
     }
 
-    @Test("RequestFrameDecoder passes NIO's decoder verifier")
-    func requestFrameDecoderVerifier() throws {
-        let (frames, expected) = Self.sampleStream()
-        var pairs = zip(frames, expected).map { ($0.0, [$0.1]) }
-        pairs.append((Self.concatenated(Array(frames.prefix(3))), Array(expected.prefix(3))))
+    @Test("FrameDecoder passes NIO's decoder verifier on the request stream, yielding each frame's payload")
+    func requestStreamVerifier() throws {
+        let (frames, _) = Self.sampleStream()
+        let payloads = try frames.map { try stripPrefix($0) }
+        var pairs = zip(frames, payloads).map { ($0.0, [$0.1]) }
+        pairs.append((Self.concatenated(Array(frames.prefix(3))), Array(payloads.prefix(3))))
+        pairs.append((Self.concatenated(frames), payloads))
         #expect(throws: Never.self) {
-            try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) { RequestFrameDecoder(maxFrameBytes: 64 * 1024) }
+            try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) {
+                FrameDecoder(maxFrameBytes: WireProtocol.defaultMaxRequestFrameBytes)
+            }
         }
+    }
+
+    @Test("each payload of the request stream decodes to its request")
+    func requestStreamPayloads() throws {
+        let (frames, expected) = Self.sampleStream()
+        try #require(frames.count == expected.count)
+        for (frame, request) in zip(frames, expected) {
+            #expect(decodeRequest(try stripPrefix(frame)) == request)
+        }
+        // The stream has a call of every method in the table, a cancel, an empty frame and a malformed one.
+        let methods = Set(expected.compactMap { request -> MethodDescriptor? in
+            if case .call(let call) = request.kind { return call.method }
+            return nil
+        })
+        #expect(methods == Set(WireMethods.all.map { $0.descriptor }))
+        #expect(expected.contains { $0.kind == .noMethod })
+        #expect(expected.contains { if case .malformed = $0.kind { true } else { false } })
+        #expect(expected.contains { $0.kind == .cancel(targetCallID: 3) })
     }
 
     @Test("FrameDecoder outputs are exact payload slices")
@@ -149,13 +182,13 @@ struct FrameDecoderTests {
         _ = try? channel.finish()
     }
 
-    @Test("the default RequestFrameDecoder refuses max + 1 but accepts exactly max")
+    @Test("the server's FrameDecoder (default request limit) refuses max + 1 but accepts exactly max")
     func exactlyMax() throws {
         let max = WireProtocol.defaultMaxRequestFrameBytes
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(RequestFrameDecoder()))
+        let channel = Self.requestDecoderChannel()
         // Exactly the maximum: accepted, waits for the payload.
         #expect(throws: Never.self) { try channel.writeInbound(Self.prefix(UInt32(max))) }
-        #expect(try channel.readInbound(as: WireRequest.self) == nil)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
         // The payload: a Request whose list filter fills the frame.
         var payload = ProtobufBytes { $0.uint(ProtoField.Request.callID, 9) }
         let overhead = payload.bytes.count + 2 + 3 + 1 + 3  // list tag (field 18: 2 bytes), list length, filter tag, filter length
@@ -163,7 +196,9 @@ struct FrameDecoderTests {
         payload.message(ProtoField.Request.list) { $0.string(ProtoField.ListRequest.filter, filter) }
         try #require(payload.bytes.count == max)
         try channel.writeInbound(ByteBuffer(bytes: payload.bytes))
-        #expect(try channel.readInbound(as: WireRequest.self) == WireRequest(callID: 9, method: .list(ListEvents.Request(filter: filter))))
+        let read = try #require(try channel.readInbound(as: ByteBuffer.self))
+        #expect(read.readableBytes == max)
+        #expect(decodeRequest(read) == DecodedRequest(callID: 9, kind: .call(List.self, ListEvents.Request(filter: filter))))
 
         #expect(throws: WireError.frameTooLarge(length: max + 1, maximum: max)) {
             try channel.writeInbound(Self.prefix(UInt32(max + 1)))
@@ -209,12 +244,13 @@ struct FrameDecoderTests {
     @Test("a truncated frame then EOF (input closed) throws truncatedFrame")
     func truncatedThenInputClosed() throws {
         let channel = Self.requestDecoderChannel()
-        var f = requestFrame(WireRequest(callID: 1, method: .get(id: "abc")))
+        var f = requestFrame(Get.self, "abc", callID: 1)
         let whole = f.readableBytes
         f.moveWriterIndex(to: f.writerIndex - 2)
-        try channel.writeInbound(Self.concatenated([requestFrame(WireRequest(callID: 9, method: .health)), f]))
-        #expect(try channel.readInbound(as: WireRequest.self) == WireRequest(callID: 9, method: .health))
-        #expect(try channel.readInbound(as: WireRequest.self) == nil)
+        try channel.writeInbound(Self.concatenated([requestFrame(Health.self, HealthRequest(), callID: 9), f]))
+        let first = try #require(try channel.readInbound(as: ByteBuffer.self))
+        #expect(decodeRequest(first) == DecodedRequest(callID: 9, kind: .call(Health.self, HealthRequest())))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         channel.embeddedEventLoop.run()
         #expect(throws: WireError.truncatedFrame(bufferedBytes: whole - 2)) { try channel.throwIfErrorCaught() }
@@ -246,22 +282,19 @@ struct FrameDecoderTests {
 
     // MARK: - Payloads that are not valid Requests
 
-    @Test("a garbage frame yields .invalid(invalidArgument) and the next frame still decodes")
+    @Test("a garbage frame yields .malformed(invalidArgument) and the next frame still decodes")
     func garbageFrame() throws {
         let out = try Self.decode([Self.concatenated([
             Self.frame(Self.garbage),
-            requestFrame(WireRequest(callID: 12, method: .health)),
+            requestFrame(Health.self, HealthRequest(), callID: 12),
         ])])
         try #require(out.count == 2)
         #expect(out[0].callID == 0)
-        guard case .invalid(let error) = out[0].method else {
-            Issue.record("expected .invalid, got \(out[0].method)")
-            return
-        }
+        let error = try #require(out[0].malformation())
         #expect(error.code == .invalidArgument)
         #expect(error.innerCode == "MalformedMessage")
         #expect(error.message.contains("7 bytes"))
-        #expect(out[1] == WireRequest(callID: 12, method: .health))
+        #expect(out[1] == DecodedRequest(callID: 12, kind: .call(Health.self, HealthRequest())))
     }
 
     @Test("a garbage frame that starts with field 1 as a varint keeps its call id",
@@ -269,48 +302,44 @@ struct FrameDecoderTests {
     func garbageWithCallID(_ callID: UInt64) throws {
         var bytes = ProtobufBytes { $0.uint(ProtoField.Request.callID, callID) }
         bytes.raw([0x07, 0x01, 0x02])  // field 0, wire type 7: not protobuf
-        let request = RequestCodec.decode(bytes.payload)
+        let request = decodeRequest(bytes.payload)
         #expect(request.callID == callID)
-        guard case .invalid(let error) = request.method else {
-            Issue.record("expected .invalid, got \(request.method)")
-            return
-        }
+        let error = try #require(request.malformation())
         #expect(error.code == .invalidArgument)
     }
 
     @Test("a truncated call-id varint is not recovered")
     func truncatedCallIDVarint() {
-        let request = RequestCodec.decode(ByteBuffer(bytes: [0x08, 0x96]))
+        let request = decodeRequest(ByteBuffer(bytes: [0x08, 0x96]))
         #expect(request.callID == 0)
-        guard case .invalid = request.method else {
-            Issue.record("expected .invalid, got \(request.method)")
-            return
-        }
+        #expect(request.malformation()?.code == .invalidArgument)
     }
 
-    @Test("an unknown oneof field number reads as .unimplemented, keeping call id and timeout",
-          arguments: [21, 63, 64, 99, 127, 1000])
+    @Test("an unknown oneof field number reads as .noMethod, keeping call id and timeout",
+          arguments: [23, 24, 63, 64, 99, 127, 128, 1000])
     func unknownOneofField(_ field: Int) {
+        // Not a field of the generated Request (else pick another number).
+        let known = withUnsafePointer(to: identityrisk__v1__request__descriptor) {
+            protobuf_c_message_descriptor_get_field($0, UInt32(field)) != nil
+        }
+        #expect(!known, "field \(field) is in the .proto now: choose an unused number for this test")
         let bytes = ProtobufBytes { m in
             m.uint(ProtoField.Request.callID, 31)
             m.uint(ProtoField.Request.timeoutMs, 250)
             m.message(field) { $0.string(1, "future payload") }
         }
-        #expect(RequestCodec.decode(bytes.payload) == WireRequest(callID: 31, timeoutMilliseconds: 250, method: .unimplemented))
+        #expect(decodeRequest(bytes.payload) == DecodedRequest(callID: 31, timeoutMilliseconds: 250, kind: .noMethod))
     }
 
-    @Test("a create without an event is invalid, naming the event")
-    func createWithoutEvent() {
+    @Test("a create without an event is refused by the create codec, naming the event")
+    func createWithoutEvent() throws {
         let bytes = ProtobufBytes { m in
             m.uint(ProtoField.Request.callID, 4)
             m.bytes(ProtoField.Request.create, [])
         }
-        let request = RequestCodec.decode(bytes.payload)
+        let request = decodeRequest(bytes.payload)
         #expect(request.callID == 4)
-        guard case .invalid(let error) = request.method else {
-            Issue.record("expected .invalid, got \(request.method)")
-            return
-        }
+        let error = try #require(request.refusal(Create.self))
         #expect(error.code == .invalidArgument)
         #expect(error.violations.map(\.field) == ["event"])
     }
@@ -324,7 +353,7 @@ struct FrameDecoderTests {
             e.validEventFields(omitting: [ProtoField.Event.riskLevel])
             e.int(ProtoField.Event.riskLevel, number)
         }
-        let request = RequestCodec.decode(bytes.payload)
+        let request = decodeRequest(bytes.payload)
         #expect(request.callID == 8)
         let draft = try #require(createdDraft(request))
         #expect(draft.riskLevel == nil)
@@ -353,7 +382,7 @@ struct FrameDecoderTests {
             e.validEventFields(omitting: [ProtoField.Event.riskEventStatus])
             e.int(ProtoField.Event.riskEventStatus, number)
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         #expect(draft.riskEventStatus == nil)
         #expect(draft.riskLevel == .high)
         try #require(draft.decodingViolations.count == 1)
@@ -365,34 +394,32 @@ struct FrameDecoderTests {
         }
     }
 
-    @Test("an unknown order_by enum number makes a list request invalid")
-    func unknownOrderBy() {
+    @Test("an unknown order_by enum number makes the list codec refuse the request")
+    func unknownOrderBy() throws {
         let bytes = ProtobufBytes { m in
             m.uint(ProtoField.Request.callID, 3)
             m.message(ProtoField.Request.list) { $0.uint(ProtoField.ListRequest.orderBy, 99) }
         }
-        let request = RequestCodec.decode(bytes.payload)
-        guard case .invalid(let error) = request.method else {
-            Issue.record("expected .invalid, got \(request.method)")
-            return
-        }
+        let error = try #require(decodeRequest(bytes.payload).refusal(List.self))
         #expect(error.violations.map(\.field) == ["orderBy"])
         for order in ListOrder.allCases {
             #expect(error.violations.first?.description.contains(order.rawValue) == true)
         }
     }
 
-    @Test("a list top above 1000 makes a list request invalid")
-    func listTopTooLarge() {
+    @Test("a list top above 1000 makes the list codec refuse the request; 1000 is accepted")
+    func listTopTooLarge() throws {
         let bytes = ProtobufBytes { m in
             m.uint(ProtoField.Request.callID, 3)
             m.message(ProtoField.Request.list) { $0.uint(ProtoField.ListRequest.top, 1001) }
         }
-        guard case .invalid(let error) = RequestCodec.decode(bytes.payload).method else {
-            Issue.record("expected .invalid")
-            return
-        }
+        let error = try #require(decodeRequest(bytes.payload).refusal(List.self))
         #expect(error.violations.map(\.field) == ["top"])
+        let atMax = ProtobufBytes { m in
+            m.uint(ProtoField.Request.callID, 3)
+            m.message(ProtoField.Request.list) { $0.uint(ProtoField.ListRequest.top, 1000) }
+        }
+        #expect(decodeRequest(atMax.payload).request(List.self)?.top == 1000)
     }
 
     static let stringFields: [(Int, String)] = [
@@ -419,7 +446,7 @@ struct FrameDecoderTests {
             e.validEventFields(omitting: [field])
             e.bytes(field, bad)
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         #expect(draft.decodingViolations == [FieldViolation(field: name, description: "is not valid UTF-8")])
         let values: [String: String?] = [
             "id": draft.id, "userDisplayName": draft.userDisplayName, "userPrincipalName": draft.userPrincipalName,
@@ -434,7 +461,7 @@ struct FrameDecoderTests {
             e.validEventFields(omitting: [ProtoField.Event.userId])
             e.bytes(ProtoField.Event.userId, [0xFF, 0xFE])
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         #expect(draft.userId == nil)
         #expect(draft.decodingViolations.count == 1)
         #expect(draft.decodingViolations.first?.field == "userId")
@@ -442,21 +469,23 @@ struct FrameDecoderTests {
         #expect(draft.userPrincipalName == "someone@contoso.com")
     }
 
-    @Test("invalid UTF-8 in get id, list filter or page token makes the request invalid for that field",
+    @Test("invalid UTF-8 in get id, list filter or page token, or delete id makes that method's codec refuse it, naming the field",
           arguments: [(ProtoField.Request.get, ProtoField.GetRequest.id, "id"),
                       (ProtoField.Request.list, ProtoField.ListRequest.filter, "filter"),
-                      (ProtoField.Request.list, ProtoField.ListRequest.pageToken, "pageToken")])
-    func invalidUTF8InOtherMethods(_ method: Int, _ field: Int, _ name: String) {
+                      (ProtoField.Request.list, ProtoField.ListRequest.pageToken, "pageToken"),
+                      (ProtoField.Request.delete, ProtoField.DeleteRequest.id, "id")])
+    func invalidUTF8InOtherMethods(_ method: Int, _ field: Int, _ name: String) throws {
         let bytes = ProtobufBytes { m in
             m.uint(ProtoField.Request.callID, 6)
             m.message(method) { $0.bytes(field, [0x41, 0xFF, 0xFE]) }
         }
-        let request = RequestCodec.decode(bytes.payload)
+        let request = decodeRequest(bytes.payload)
         #expect(request.callID == 6)
-        guard case .invalid(let error) = request.method else {
-            Issue.record("expected .invalid, got \(request.method)")
+        guard case .refused(let descriptor, let error) = request.kind else {
+            Issue.record("expected a refusal, got \(request.kind)")
             return
         }
+        #expect(descriptor.number == UInt32(method))
         #expect(error.code == .invalidArgument)
         #expect(error.violations == [FieldViolation(field: name, description: "is not valid UTF-8")])
     }
@@ -484,7 +513,7 @@ struct FrameDecoderTests {
             e.validEventFields(omitting: [field.0])
             e.message(field.0) { bad.write(into: &$0) }
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         try #require(draft.decodingViolations.count == 1, "\(draft.decodingViolations)")
         #expect(draft.decodingViolations[0].field == field.1)
         #expect(draft.decodingViolations[0].description.hasPrefix("is not a valid DateTimeOffset"))
@@ -498,7 +527,7 @@ struct FrameDecoderTests {
             e.message(ProtoField.Event.riskEventDateTime) { ProtoDateTime(ticks: 10_000_000).write(into: &$0) }
             e.message(ProtoField.Event.closedDateTime) { ProtoDateTime(offsetMinutes: 900).write(into: &$0) }
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         let byField = Dictionary(uniqueKeysWithValues: draft.decodingViolations.map { ($0.field, $0.description) })
         #expect(byField.count == 2)
         #expect(byField["riskEventDateTime"]?.contains("10000000") == true)
@@ -511,7 +540,7 @@ struct FrameDecoderTests {
             e.validEventFields()
             e.message(ProtoField.Event.createdDateTime) { bad.write(into: &$0) }
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         #expect(draft.createdDateTime != nil)
         do {
             let event = try EventValidator().validate(draft, assignID: { "x" }, createdDateTime: dt("2024-01-01T00:00:00Z"))
@@ -525,7 +554,7 @@ struct FrameDecoderTests {
     @Test("a hand-encoded valid event decodes to a draft that validates")
     func handEncodedValid() throws {
         let bytes = ProtobufBytes.createRequest(callID: 2) { $0.validEventFields() }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         #expect(draft.decodingViolations.isEmpty)
         #expect(draft.riskEventDateTime?.description == "2017-01-01T00:01:00.7804275+03:00")
         let event = try EventValidator().validate(draft, assignID: { "assigned" }, createdDateTime: dt("2024-01-01T00:00:00Z"))
@@ -537,16 +566,16 @@ struct FrameDecoderTests {
 
     /// protobuf-c hands strings to Swift as NUL-terminated C strings, so a
     /// string field with an embedded 0x00 is silently cut at the NUL
-    /// (EventCodec.decodeString / RequestCodec.method(of:)). The cut value then
-    /// passes validation: "ab\0cd" is stored as "ab" instead of being refused for
-    /// its control character.
+    /// (EventCodec.decodeString). Unchecked, the cut value would pass
+    /// validation: "ab\0cd" would be stored as "ab" instead of being refused for
+    /// its control character; RequestCodec.decode lists it in `nulViolations`.
     @Test("an embedded NUL in user_id is refused, not silently truncated")
     func embeddedNULInUserId() throws {
         let bytes = ProtobufBytes.createRequest(callID: 2) { e in
             e.validEventFields(omitting: [ProtoField.Event.userId])
             e.bytes(ProtoField.Event.userId, Array("ab\u{0}cd".utf8))
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         let kept = draft.userId.map { Array($0.utf8) } == Array("ab\u{0}cd".utf8)
         let refused = draft.decodingViolations.contains { $0.field == "userId" }
         #expect(kept || refused, "BUG: user_id \"ab\\0cd\" decoded as \(String(reflecting: draft.userId)) with no violation")
@@ -560,7 +589,7 @@ struct FrameDecoderTests {
             e.validEventFields(omitting: [field])
             e.bytes(field, Array("x\u{0}y".utf8))
         }
-        let draft = try #require(createdDraft(RequestCodec.decode(bytes.payload)))
+        let draft = try #require(createdDraft(decodeRequest(bytes.payload)))
         #expect(draft.decodingViolations.map(\.field) == [name])
         #expect(draft.decodingViolations.first?.description.contains("NUL") == true)
         do {
@@ -573,17 +602,14 @@ struct FrameDecoderTests {
 
     @Test("an embedded NUL in a list filter or page token makes the request invalid for that field",
           arguments: [(ProtoField.ListRequest.filter, "filter"), (ProtoField.ListRequest.pageToken, "pageToken")])
-    func embeddedNULInList(_ field: Int, _ name: String) {
+    func embeddedNULInList(_ field: Int, _ name: String) throws {
         let bytes = ProtobufBytes { m in
             m.uint(ProtoField.Request.callID, 6)
             m.message(ProtoField.Request.list) { $0.bytes(field, Array("userId eq 'a'\u{0} or true".utf8)) }
         }
-        let request = RequestCodec.decode(bytes.payload)
+        let request = decodeRequest(bytes.payload)
         #expect(request.callID == 6)
-        guard case .invalid(let error) = request.method else {
-            Issue.record("expected .invalid, got \(request.method)")
-            return
-        }
+        let error = try #require(request.refusal(List.self))
         #expect(error.violations.map(\.field) == [name])
     }
 
@@ -594,8 +620,20 @@ struct FrameDecoderTests {
             m.uint(ProtoField.Request.callID, 6)
             m.message(ProtoField.Request.get) { $0.bytes(ProtoField.GetRequest.id, Array("evt-1\u{0}junk".utf8)) }
         }
-        let request = RequestCodec.decode(bytes.payload)
-        #expect(request.method != .get(id: "evt-1"), "BUG: id \"evt-1\\0junk\" was read as \"evt-1\"")
+        let request = decodeRequest(bytes.payload)
+        #expect(request.kind != .call(Get.self, "evt-1"), "BUG: id \"evt-1\\0junk\" was read as \"evt-1\"")
+        #expect(request.refusal(Get.self)?.violations.map(\.field) == ["id"])
+    }
+
+    @Test("an embedded NUL in a delete id is refused, not truncated to another valid id")
+    func embeddedNULInDeleteID() {
+        let bytes = ProtobufBytes { m in
+            m.uint(ProtoField.Request.callID, 6)
+            m.message(ProtoField.Request.delete) { $0.bytes(ProtoField.DeleteRequest.id, Array("evt-1\u{0}junk".utf8)) }
+        }
+        let request = decodeRequest(bytes.payload)
+        #expect(request.kind != .call(Delete.self, DeleteEvent.Request(id: "evt-1")))
+        #expect(request.refusal(Delete.self)?.violations.map(\.field) == ["id"])
     }
 
     /// Same cause on the client side: RequestCodec.encode writes a draft
@@ -603,11 +641,20 @@ struct FrameDecoderTests {
     @Test("protobuf-c cannot encode a string with NUL, so such a request is refused before sending, naming the field")
     func embeddedNULClientSide() throws {
         let draft = IdentityRiskEventDraft(userId: "ab\u{0}cd")
-        let problem = try #require(RequestCodec.encodingProblem(WireRequest(callID: 1, method: .create(draft))))
+        let problem = try #require(Create.encodingProblem(draft))
         #expect(problem.code == .invalidArgument)
         #expect(problem.target == "userId")
         #expect(problem.message.contains("NUL"))
-        #expect(RequestCodec.encodingProblem(WireRequest(callID: 1, method: .get(id: "a\u{0}b")))?.target == "id")
-        #expect(RequestCodec.encodingProblem(WireRequest(callID: 1, method: .create(IdentityRiskEventDraft(userId: "abcd")))) == nil)
+        #expect(Get.encodingProblem("a\u{0}b")?.target == "id")
+        #expect(Create.encodingProblem(IdentityRiskEventDraft(userId: "abcd")) == nil)
+        #expect(List.encodingProblem(ListEvents.Request(pageToken: "t\u{0}"))?.target == "pageToken")
+        #expect(List.encodingProblem(ListEvents.Request(filter: "userId eq 'a'")) == nil)
+        #expect(Delete.encodingProblem(DeleteEvent.Request(id: "a\u{0}b"))?.target == "id")
+        #expect(Delete.encodingProblem(DeleteEvent.Request(id: "ab")) == nil)
+        var patch = EventPatch()
+        patch.set(.riskEventType, .text("x\u{0}"))
+        #expect(Update.encodingProblem(UpdateEvent.Request(id: "ab", patch: patch))?.target == "riskEventType")
+        #expect(Update.encodingProblem(UpdateEvent.Request(id: "a\u{0}", patch: EventPatch()))?.target == "id")
+        #expect(Health.encodingProblem(HealthRequest()) == nil)
     }
 }

@@ -86,7 +86,13 @@ struct ProtobufBytes {
 /// Field numbers of the messages the tests hand-encode.
 enum ProtoField {
     enum Request {
-        static let callID = 1, timeoutMs = 2, create = 16, get = 17, list = 18, health = 19, cancel = 20
+        static let callID = 1, timeoutMs = 2, create = 16, get = 17, list = 18, health = 19, cancel = 20, update = 21, delete = 22
+    }
+    enum Response {
+        static let callID = 1, status = 2, create = 16, get = 17, list = 18, health = 19, update = 21, delete = 22
+    }
+    enum Status {
+        static let code = 1, message = 2, retryAfterMs = 6
     }
     enum CreateRequest {
         static let event = 1
@@ -94,12 +100,21 @@ enum ProtoField {
     enum GetRequest {
         static let id = 1
     }
+    enum GetResponse {
+        static let event = 1
+    }
     enum ListRequest {
         static let filter = 1, orderBy = 2, top = 3, pageToken = 4
     }
+    enum UpdateRequest {
+        static let id = 1, updateMask = 2, event = 3, ifMatch = 4
+    }
+    enum DeleteRequest {
+        static let id = 1, ifMatch = 2
+    }
     enum Event {
         static let id = 1, userDisplayName = 2, userPrincipalName = 3, riskEventDateTime = 4, riskEventType = 5
-        static let riskLevel = 6, riskEventStatus = 7, closedDateTime = 8, createdDateTime = 9, userId = 10
+        static let riskLevel = 6, riskEventStatus = 7, closedDateTime = 8, createdDateTime = 9, userId = 10, version = 11
     }
     enum DateTimeOffset {
         static let unixSeconds = 1, ticks = 2, offsetMinutes = 3, fractionDigits = 4, utcDesignator = 5
@@ -131,6 +146,21 @@ extension ProtobufBytes {
             r.uint(ProtoField.Request.callID, callID)
             r.message(ProtoField.Request.create) { c in
                 c.message(ProtoField.CreateRequest.event, event)
+            }
+        }
+    }
+
+    /// A Request with `call_id` and an `update` of `id` naming `mask`, whose event is built by `event`.
+    static func updateRequest(
+        callID: UInt64, id: String = "evt-1", mask: [String], ifMatch: UInt64 = 0, event: ((inout ProtobufBytes) -> Void)? = nil
+    ) -> ProtobufBytes {
+        ProtobufBytes { r in
+            r.uint(ProtoField.Request.callID, callID)
+            r.message(ProtoField.Request.update) { u in
+                u.string(ProtoField.UpdateRequest.id, id)
+                for name in mask { u.string(ProtoField.UpdateRequest.updateMask, name) }
+                if let event { u.message(ProtoField.UpdateRequest.event, event) }
+                if ifMatch != 0 { u.uint(ProtoField.UpdateRequest.ifMatch, ifMatch) }
             }
         }
     }

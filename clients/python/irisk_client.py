@@ -9,8 +9,9 @@ with grpcio-tools' bundled protoc (pip install protobuf grpcio-tools).
 
 creates the seed's example event, reads it back with Get and List, checks every field,
 sends the seed body as written (an unknown enum number for riskLevel) and checks the
-refusal, and exits 0 only if all of that held. --hex prints the bytes of the first
-exchange, as in PROTOCOL.md's example.
+refusal, updates its status with the etag it read, sees a stale etag refused, deletes it
+and sees it gone, and exits 0 only if all of that held. --hex prints the bytes of the
+create, update and delete exchanges, as in PROTOCOL.md's examples.
 """
 import argparse
 import importlib
@@ -42,6 +43,7 @@ class Connection:
     def __init__(self, path, pb, trace=False):
         self.pb = pb
         self.trace = trace
+        self.traced_calls = {1, 6, 8}  # create, update, delete
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(10)
         self.sock.connect(path)
@@ -72,13 +74,16 @@ class Connection:
 
     def call(self, request):
         payload = request.SerializeToString()
-        self._send(struct.pack(">I", len(payload)) + payload, f"request frame, call {request.call_id}")
+        traced = self.trace and request.call_id in self.traced_calls
+        frame = struct.pack(">I", len(payload)) + payload
+        if traced:
+            print(f"request frame, call {request.call_id} ({len(frame)} bytes): {frame.hex(' ')}")
+        self.sock.sendall(frame)
         header = self._recv_exact(4)
         (length,) = struct.unpack(">I", header)
         body = self._recv_exact(length)
-        if self.trace:
+        if traced:
             print(f"response frame ({4 + length} bytes): {(header + body).hex(' ')}")
-            self.trace = False  # only the first exchange
         response = self.pb.Response()
         response.ParseFromString(body)
         if response.call_id != request.call_id:
@@ -140,10 +145,36 @@ def main():
     r = conn.call(pb.Request(call_id=5, get=pb.GetRequest(id="does-not-exist")))
     check(r.status.code == pb.STATUS_CODE_NOT_FOUND, "get of a missing id is NOT_FOUND")
 
+    # Update (PROTOCOL.md §5): name the properties in update_mask, values in event, the etag in if_match.
+    check(stored.version == 1, f"a new record has version 1, got {stored.version}")
+    closed = pb.DateTimeOffset(unix_seconds=1483344000, utc_designator=True)  # 2017-01-02T08:00:00Z
+    change = pb.IdentityRiskEvent(risk_event_status=pb.RISK_EVENT_STATUS_DISMISSED_AS_FALSE_POSITIVE, closed_date_time=closed)
+    r = conn.call(pb.Request(call_id=6, timeout_ms=5000, update=pb.UpdateRequest(
+        id=args.id, update_mask=["riskEventStatus", "closedDateTime"], event=change, if_match=stored.version)))
+    check(r.status.code == pb.STATUS_CODE_OK, f"update: {r.status}")
+    updated = r.update.event
+    check(updated.version == 2, "the update moved the version to 2")
+    check(updated.risk_event_status == pb.RISK_EVENT_STATUS_DISMISSED_AS_FALSE_POSITIVE, "the status changed")
+    check(updated.closed_date_time == closed, "closedDateTime changed exactly")
+    for field in ("id", "user_display_name", "user_principal_name", "risk_event_date_time", "risk_event_type",
+                  "risk_level", "created_date_time", "user_id"):
+        check(getattr(updated, field) == getattr(stored, field), f"update kept {field}")
+
+    r = conn.call(pb.Request(call_id=7, update=pb.UpdateRequest(
+        id=args.id, update_mask=["riskLevel"], event=pb.IdentityRiskEvent(risk_level=pb.RISK_LEVEL_LOW), if_match=1)))
+    check(r.status.code == pb.STATUS_CODE_FAILED_PRECONDITION, f"a stale if_match is FAILED_PRECONDITION: {r.status}")
+
+    r = conn.call(pb.Request(call_id=8, timeout_ms=5000, delete=pb.DeleteRequest(id=args.id, if_match=2)))
+    check(r.status.code == pb.STATUS_CODE_OK and r.delete.deleted_version == 2, f"delete: {r.status}")
+    r = conn.call(pb.Request(call_id=9, get=pb.GetRequest(id=args.id)))
+    check(r.status.code == pb.STATUS_CODE_NOT_FOUND, "a deleted record is NOT_FOUND")
+    r = conn.call(pb.Request(call_id=10, delete=pb.DeleteRequest(id=args.id)))
+    check(r.status.code == pb.STATUS_CODE_NOT_FOUND, "a second delete is NOT_FOUND")
+
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1
-    print(f"ok: created, read back and listed {args.id}; invalid enum and missing id refused as specified")
+    print(f"ok: created, read back, listed, updated and deleted {args.id}; invalid enum, missing id and stale etag refused as specified")
     return 0
 
 
