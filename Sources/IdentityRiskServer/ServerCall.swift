@@ -18,20 +18,13 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     let callID: UInt64
     private let connection: NIOLoopBound<ServerCallHandler>
     private let eventLoop: any EventLoop
-    private let state = Mutex(State())
-
-    private struct State {
-        var finished = false
-        var cancelled = false
-        var onCancel: (@Sendable () -> Void)?
-        /// Stream messages handed to the event loop and not yet written.
-        var queuedMessages = 0
-    }
+    private let state = Mutex(ServerCallState())
 
     /// A server-streaming call whose client reads slower than it is written to
     /// is ended with `resourceExhausted` once this many messages wait.
     static var maxQueuedStreamMessages: Int { 1024 }
 
+    @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     init(callID: UInt64, connection: ServerCallHandler, eventLoop: any EventLoop) {
         self.callID = callID
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
@@ -66,6 +59,7 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
         }
     }
 
+    @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     func finish(_ result: Result<M.Response?, IdentityRiskError>) {
         let first = state.withLock { state -> Bool in
             guard !state.finished else { return false }
@@ -112,4 +106,14 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
             eventLoop.execute(body)
         }
     }
+}
+
+/// A ``ServerCall``'s state. Not nested in the generic class: a nested type would
+/// be generic too, and every call would look its metadata up at run time.
+struct ServerCallState {
+    var finished = false
+    var cancelled = false
+    var onCancel: (@Sendable () -> Void)?
+    /// Stream messages handed to the event loop and not yet written.
+    var queuedMessages = 0
 }

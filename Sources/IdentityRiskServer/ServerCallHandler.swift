@@ -140,11 +140,19 @@ final class ServerCallHandler: ChannelInboundHandler {
         binding.start(request, callID: callID, timeoutMilliseconds: inbound.timeoutMilliseconds, on: self)
     }
 
-    /// Enters the call in the table and starts its handler (from ``ServerMethod``).
+    /// Decodes the method's request, enters the call in the table and starts its
+    /// handler (from ``ServerMethod``). Specialized for create, the hot path: generic
+    /// code would look up the metadata of its generic types on every call.
+    @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     func start<M: WireMethod>(
-        _ method: M.Type, _ handler: RegisteredMethod<M>, _ request: M.Request, callID: UInt64, timeoutMilliseconds: UInt32
+        _ method: M.Type, _ handler: RegisteredMethod<M>, _ unpacked: UnpackedRequest, callID: UInt64, timeoutMilliseconds: UInt32
     ) {
         guard let context else { return }
+        let request: M.Request
+        switch M.decodeRequest(unpacked) {
+        case .success(let decoded): request = decoded
+        case .failure(let error): return refuse(callID, error)
+        }
         let call = ServerCall<M>(callID: callID, connection: self, eventLoop: context.eventLoop)
         switch calls.begin(callID, call) {
         case .duplicate:
@@ -179,10 +187,15 @@ final class ServerCallHandler: ChannelInboundHandler {
     /// channel behind that flush, never ahead of it. The client cannot see the
     /// answer before both have happened (same event-loop turn), so it never
     /// reuses the id too early.
+    @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     func deliver<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ result: Result<M.Response?, IdentityRiskError>, final: Bool) {
         if let context, !closing {
             var buffer = context.channel.allocator.buffer(capacity: 512)
-            encoder.encode(method, callID: callID, result: result, into: &buffer)
+            switch result {
+            case .success(let response?): encoder.encode(method, callID: callID, response: response, into: &buffer)
+            case .success(nil): encoder.encodeEndOfStream(callID: callID, into: &buffer)
+            case .failure(let error): encoder.encode(callID: callID, error: error, into: &buffer)
+            }
             write(buffer)
         }
         guard final else { return }

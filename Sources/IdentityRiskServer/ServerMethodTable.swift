@@ -15,12 +15,7 @@ struct ServerMethod<M: WireMethod>: ServerMethodBinding {
     var descriptor: MethodDescriptor { M.descriptor }
 
     func start(_ request: UnpackedRequest, callID: UInt64, timeoutMilliseconds: UInt32, on connection: ServerCallHandler) {
-        switch M.decodeRequest(request) {
-        case .success(let decoded):
-            connection.start(M.self, handler, decoded, callID: callID, timeoutMilliseconds: timeoutMilliseconds)
-        case .failure(let error):
-            connection.refuse(callID, error)
-        }
+        connection.start(M.self, handler, request, callID: callID, timeoutMilliseconds: timeoutMilliseconds)
     }
 }
 

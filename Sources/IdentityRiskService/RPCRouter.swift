@@ -56,14 +56,21 @@ public struct RPCRouter: Sendable {
 
 /// One method's handler, with the checks every call of every shape gets first.
 public struct RegisteredMethod<M: RPCMethod>: Sendable {
-    let handler: MethodHandler<M>
+    @usableFromInline let handler: MethodHandler<M>
+
+    init(handler: @escaping MethodHandler<M>) {
+        self.handler = handler
+    }
 
     /// Starts a call. A deadline that already passed, or a call cancelled before
     /// it started, is answered without running the handler.
+    ///
+    /// Inlinable so that a transport's code for one method specializes it: the
+    /// generic form looks up the metadata of its generic types on every call.
+    @inlinable
     public func start(_ request: M.Request, context: CallContext, sink: any ResponseSink<M.Response>) {
         if let deadline = context.deadline, ContinuousClock.now >= deadline {
-            return sink.finish(.failure(IdentityRiskError(
-                code: .deadlineExceeded, message: "the call's deadline passed before it started; nothing was done")))
+            return sink.finish(.failure(.deadlinePassedBeforeStart))
         }
         if sink.isCancelled {
             return sink.finish(.failure(.cancelledBeforeStart))
@@ -73,5 +80,7 @@ public struct RegisteredMethod<M: RPCMethod>: Sendable {
 }
 
 extension IdentityRiskError {
-    static let cancelledBeforeStart = IdentityRiskError(code: .cancelled, message: "the call was cancelled by the client before it started")
+    @usableFromInline static let cancelledBeforeStart = IdentityRiskError(code: .cancelled, message: "the call was cancelled by the client before it started")
+    @usableFromInline static let deadlinePassedBeforeStart = IdentityRiskError(
+        code: .deadlineExceeded, message: "the call's deadline passed before it started; nothing was done")
 }

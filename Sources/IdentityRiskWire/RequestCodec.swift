@@ -96,6 +96,7 @@ public enum RequestCodec {
     /// unknown fields) becomes `.malformed` with `resourceExhausted`, inner code
     /// `DecodeBudgetExceeded`. String fields holding a NUL byte are listed in
     /// the view (``UnpackedRequest/nulViolations``) for the method to refuse.
+    @_specialize(exported: false, where R == Void)
     public static func decode<R>(_ payload: ByteBuffer, limits: RequestDecodingLimits = .default, _ body: (InboundRequest) -> R) -> R {
         payload.withUnsafeReadableBytes { bytes -> R in
             let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)

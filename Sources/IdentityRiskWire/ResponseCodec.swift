@@ -16,23 +16,37 @@ public final class ResponseEncoder {
     /// Appends the frame of one answer of `method` for call `callID`: a result
     /// (status OK), the OK end of a stream (`.success(nil)`), or an error.
     public func encode<M: WireMethod>(_ method: M.Type, callID: UInt64, result: Result<M.Response?, IdentityRiskError>, into buffer: inout ByteBuffer) {
+        switch result {
+        case .success(let response?): encode(method, callID: callID, response: response, into: &buffer)
+        case .success(nil): encodeEndOfStream(callID: callID, into: &buffer)
+        case .failure(let error): encode(callID: callID, error: error, into: &buffer)
+        }
+    }
+
+    /// Appends a result of `method` (status OK) for call `callID`. (No `Result`
+    /// or `Optional` of a generic type here: unspecialized, each would cost a
+    /// metadata lookup per call.)
+    public func encode<M: WireMethod>(_ method: M.Type, callID: UInt64, response: M.Response, into buffer: inout ByteBuffer) {
         defer { arena.reset() }
         var r = CResponse()
         identityrisk__v1__response__init(&r)
         r.call_id = callID
-        switch result {
-        case .failure(let error):
-            r.status = StatusCodec.encode(error, in: arena)
-        case .success(let response):
-            r.status = arena.make(Identityrisk__V1__Status.self) { identityrisk__v1__status__init($0) }
-            if let response {
-                r.result_case = .init(rawValue: numericCast(M.descriptor.number))
-                withUnsafeMutablePointer(to: &r) { pointer in
-                    var builder = ResponseBuilder(message: pointer, arena: arena)
-                    M.encodeResponse(response, into: &builder)
-                }
-            }
+        r.status = arena.make(Identityrisk__V1__Status.self) { identityrisk__v1__status__init($0) }
+        r.result_case = .init(rawValue: numericCast(M.descriptor.number))
+        withUnsafeMutablePointer(to: &r) { pointer in
+            var builder = ResponseBuilder(message: pointer, arena: arena)
+            M.encodeResponse(response, into: &builder)
         }
+        RequestCodec.pack(&r.base, into: &buffer)
+    }
+
+    /// Appends the OK end of a server-streaming call: status OK, no result.
+    public func encodeEndOfStream(callID: UInt64, into buffer: inout ByteBuffer) {
+        defer { arena.reset() }
+        var r = CResponse()
+        identityrisk__v1__response__init(&r)
+        r.call_id = callID
+        r.status = arena.make(Identityrisk__V1__Status.self) { identityrisk__v1__status__init($0) }
         RequestCodec.pack(&r.base, into: &buffer)
     }
 
