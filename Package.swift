@@ -112,6 +112,7 @@ let package = Package(
             name: "iriskd",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskService",
                 "IdentityRiskStore",
                 "IdentityRiskServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,8 +3,9 @@
 # iriskd and irisk binaries), and runs the whole test suite, bounded by a watchdog
 # (IRISK_TEST_TIMEOUT seconds, default 900; see dev/swift-test-watchdog.sh).
 #
-# Without arguments the suite runs in two passes in one build: the store tests
-# (dozens of SQLite databases opened, written and fsynced in parallel), then
+# Without arguments the suite runs in two passes in one build: the heavy suites
+# first (the store tests open, write and fsync dozens of SQLite databases in
+# parallel; the crash tests drive and kill -9 real iriskd processes), then
 # everything else. Together in one process on 2 cores they saturate the machine,
 # and the end-to-end tests' latency bounds ("another client is served within
 # 2 s") measure the test load instead of the server. Arguments go to `swift test`
@@ -16,5 +17,6 @@ swift build --build-tests
 if [ $# -gt 0 ]; then
   exec dev/swift-test-watchdog.sh "$@"
 fi
-dev/swift-test-watchdog.sh --filter IdentityRiskStoreTests
-dev/swift-test-watchdog.sh --skip IdentityRiskStoreTests
+heavy='IdentityRiskStoreTests|CrashTests'
+dev/swift-test-watchdog.sh --filter "$heavy"
+dev/swift-test-watchdog.sh --skip "$heavy"

@@ -63,6 +63,7 @@ extension IdentityRiskServer {
             var logger = self.logger
             logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
             let identity = peer.map { PeerIdentity(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+            let grants = PermissionGrants(c.grants, serverUID: c.ownerUID ?? getuid())
             let calls = CallTable(limit: c.maxCallsInFlightPerConnection)
             let counters = self.counters
             let onClose: (ConnectionClosure) -> Void = { [logger] closure in
@@ -84,6 +85,7 @@ extension IdentityRiskServer {
                     calls: calls,
                     methods: self.methods,
                     peer: identity,
+                    grants: grants,
                     logger: logger,
                     decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes),
                     isDraining: { [state = self.state] in state.withLock { $0.phase == .draining } },

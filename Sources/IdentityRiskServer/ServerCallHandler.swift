@@ -29,6 +29,9 @@ final class ServerCallHandler: ChannelInboundHandler {
     private let calls: CallTable
     private let methods: ServerMethodTable
     private let peer: PeerIdentity?
+    private let grants: PermissionGrants
+    /// What this connection's peer may do (decided once, from its credentials).
+    private let granted: Permission?
     private let logger: Logger
     private let decodingLimits: RequestDecodingLimits
     private let isDraining: @Sendable () -> Bool
@@ -46,6 +49,7 @@ final class ServerCallHandler: ChannelInboundHandler {
         calls: CallTable,
         methods: ServerMethodTable,
         peer: PeerIdentity?,
+        grants: PermissionGrants,
         logger: Logger,
         decodingLimits: RequestDecodingLimits,
         isDraining: @escaping @Sendable () -> Bool,
@@ -54,6 +58,8 @@ final class ServerCallHandler: ChannelInboundHandler {
         self.calls = calls
         self.methods = methods
         self.peer = peer
+        self.grants = grants
+        self.granted = grants.permission(for: peer)
         self.logger = logger
         self.decodingLimits = decodingLimits
         self.isDraining = isDraining
@@ -148,6 +154,13 @@ final class ServerCallHandler: ChannelInboundHandler {
         _ method: M.Type, _ handler: RegisteredMethod<M>, _ unpacked: UnpackedRequest, callID: UInt64, timeoutMilliseconds: UInt32
     ) {
         guard let context else { return }
+        if let refusal = grants.refusal(of: M.descriptor, by: peer, holding: granted) {
+            logger.notice("call refused: permission", metadata: [
+                "call": "\(callID)", "method": "\(M.descriptor.name)", "needs": "\(M.descriptor.permission.rawValue)",
+                "has": "\(granted?.rawValue ?? "none")",
+            ])
+            return refuse(callID, refusal)
+        }
         let request: M.Request
         switch M.decodeRequest(unpacked) {
         case .success(let decoded): request = decoded

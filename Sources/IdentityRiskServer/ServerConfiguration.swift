@@ -1,3 +1,5 @@
+public import IdentityRiskService
+
 /// Everything `iriskd` can tune. Every limit has a default and is documented in
 /// the README ("Limits and security").
 public struct ServerConfiguration: Sendable {
@@ -40,6 +42,11 @@ public struct ServerConfiguration: Sendable {
     public var allowedUIDs: Set<UInt32>
     /// Callers allowed by gid; empty means any gid.
     public var allowedGIDs: Set<UInt32>
+    /// Per-peer permissions (read / readWrite) checked against each method's
+    /// descriptor before its handler runs. Empty: everyone who can connect may do everything.
+    public var grants: [PermissionGrant]
+    /// The uid that always has readWrite when there are grants; `nil`: the uid the server runs as.
+    public var ownerUID: UInt32?
     /// How long shutdown waits for in-flight calls before closing connections.
     public var shutdownGraceMilliseconds: Int64
     /// Reported by Health.
@@ -72,6 +79,7 @@ public struct ServerConfiguration: Sendable {
         minDecodeMemoryBytes: Int = 64 * 1024,
         allowedUIDs: Set<UInt32> = [],
         allowedGIDs: Set<UInt32> = [],
+        grants: [PermissionGrant] = [],
         shutdownGraceMilliseconds: Int64 = 10_000,
         serverVersion: String = "0.1.0"
     ) {
@@ -92,6 +100,8 @@ public struct ServerConfiguration: Sendable {
         self.minDecodeMemoryBytes = minDecodeMemoryBytes
         self.allowedUIDs = allowedUIDs
         self.allowedGIDs = allowedGIDs
+        self.grants = grants
+        self.ownerUID = nil
         self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
         self.serverVersion = serverVersion
     }

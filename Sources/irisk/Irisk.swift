@@ -16,7 +16,7 @@ struct Irisk: AsyncParsableCommand {
             Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict \
             (id exists with other content, or was deleted), 5 server unavailable, overloaded or \
             unreachable, 6 deadline exceeded, 7 precondition failed (stale --if-match), \
-            64 usage error (bad flags).
+            8 permission denied (the server does not grant your uid this method), 64 usage error (bad flags).
             """,
         subcommands: [Create.self, Get.self, List.self, Update.self, Delete.self, Import.self, Health.self]
     )
@@ -50,6 +50,7 @@ func fail(_ error: any Error) -> ExitCode {
     switch riskError.code {
     case .invalidArgument: return ExitCode(2)
     case .failedPrecondition: return ExitCode(7)
+    case .permissionDenied: return ExitCode(8)
     case .notFound: return ExitCode(3)
     case .alreadyExists: return ExitCode(4)
     case .unavailable, .resourceExhausted: return ExitCode(5)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdentityRiskCore
 import IdentityRiskServer
+import IdentityRiskService
 import IdentityRiskStore
 import Logging
 import ServiceLifecycle
@@ -77,6 +78,11 @@ struct Iriskd: AsyncParsableCommand {
     @Option(name: .customLong("allow-gid"), help: "Only accept callers with this gid (repeatable). Default: any.")
     var allowGIDs: [UInt32] = []
 
+    @Option(name: .customLong("grant"), help: ArgumentHelp(
+        "Give a peer a permission (repeatable): read (get, list, health) or readWrite (also create, update, delete), by uid or primary gid, e.g. --grant read:gid=1001 --grant readWrite:uid=1000. With any grant, iriskd's own uid keeps readWrite and everyone else gets only what is granted; without one, everyone who can open the socket may do everything.",
+        valueName: "permission:uid=N|gid=N"))
+    var grantTexts: [String] = []
+
     @Option(help: "How long shutdown waits for in-flight calls, in milliseconds.")
     var shutdownGraceMs: Int64 = Defaults.shutdownGraceMilliseconds
 
@@ -106,6 +112,9 @@ struct Iriskd: AsyncParsableCommand {
         } catch {
             throw ValidationError("--store: \(error.message)")
         }
+        for text in grantTexts where PermissionGrant(parsing: text) == nil {
+            throw ValidationError("--grant '\(text)' is not \(PermissionGrant.format)")
+        }
         if let problem = serverConfiguration.problem {
             throw ValidationError("invalid limits: \(problem)")
         }
@@ -130,6 +139,7 @@ struct Iriskd: AsyncParsableCommand {
             minDecodeMemoryBytes: minDecodeMemoryBytes,
             allowedUIDs: Set(allowUIDs),
             allowedGIDs: Set(allowGIDs),
+            grants: grantTexts.compactMap(PermissionGrant.init(parsing:)),
             shutdownGraceMilliseconds: shutdownGraceMs)
     }
 

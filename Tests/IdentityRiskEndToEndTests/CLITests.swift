@@ -31,8 +31,17 @@ struct CLITests {
     }
 
     static func runIrisk(_ arguments: [String], stdin: String? = nil) throws -> Run {
+        try runProcess(productPath("irisk"), arguments, stdin: stdin)
+    }
+
+    static func runIriskAsync(_ arguments: [String], stdin: String? = nil) async throws -> Run {
+        try await blocking { try runIrisk(arguments, stdin: stdin) }
+    }
+
+    /// Runs `executable` with `arguments`, feeding it `stdin`, and collects its output.
+    static func runProcess(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Run {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: productPath("irisk"))
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
