@@ -44,6 +44,9 @@ final class ServerCallHandler: ChannelInboundHandler {
     private var flushScheduled = false
     private var inputClosed = false
     private var closing = false
+    /// Set by a connection-level error: the final error to send (`nil` inside:
+    /// none), once the calls in flight have answered.
+    private var failure: IdentityRiskError??
 
     init(
         calls: CallTable,
@@ -100,19 +103,38 @@ final class ServerCallHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard !closing else { return }
+        guard !closing, failure == nil else { return }
+        let final = onConnectionError(error)
+        if final == nil {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+        // The byte stream can no longer be trusted and nothing more is read from
+        // it; but every call that reached a handler is answered first (a create
+        // in the SQLite store's queue answers after its commit), then the final
+        // frame (call id 0) says why, then the connection closes.
+        failure = .some(final)
+        if calls.count == 0 { return endFailedConnection() }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: Self.failedConnectionGrace) { handler.value.endFailedConnection() }
+    }
+
+    /// How long a broken connection waits for its calls in flight to answer.
+    static let failedConnectionGrace = TimeAmount.seconds(10)
+
+    /// After a connection-level error, once the calls in flight have answered (or
+    /// their grace ran out): the final frame, if any, then close.
+    private func endFailedConnection() {
+        guard !closing, let context, case .some(let final) = failure else { return }
         closing = true
         let channel = context.channel
-        if let final = onConnectionError(error) {
-            // The byte stream can no longer be trusted: say why (call id 0), flush, close.
-            var buffer = context.channel.allocator.buffer(capacity: 256)
-            encoder.encode(callID: 0, error: final, into: &buffer)
-            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
-                channel.close(promise: nil)
-            }
-        } else {
-            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        guard let final else {
             context.close(promise: nil)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        encoder.encode(callID: 0, error: final, into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 
@@ -217,6 +239,10 @@ final class ServerCallHandler: ChannelInboundHandler {
             "status": "\(result.failure.map { "\($0.code)" } ?? "ok")",
         ])
         calls.finish(callID)
+        if failure != nil, calls.count == 0 {
+            context?.flush()
+            return endFailedConnection()
+        }
         closeIfIdle()
     }
 
@@ -248,7 +274,7 @@ final class ServerCallHandler: ChannelInboundHandler {
     }
 
     private func closeIfIdle() {
-        guard inputClosed, !closing, calls.count == 0, let context else { return }
+        guard inputClosed, !closing, failure == nil, calls.count == 0, let context else { return }
         closing = true
         let channel = context.channel
         context.flush()
