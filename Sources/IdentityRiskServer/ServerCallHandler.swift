@@ -194,7 +194,8 @@ final class ServerCallHandler: ChannelInboundHandler {
             return refuse(callID, IdentityRiskError(
                 code: .invalidArgument,
                 message: "call_id \(callID) is already in flight on this connection; call ids must be unique among calls in flight",
-                target: "call_id"))
+                target: "call_id",
+                innerCode: "DuplicateCallID"))
         case .full:
             return refuse(callID, IdentityRiskError(
                 code: .resourceExhausted,

@@ -117,6 +117,7 @@ struct HardeningFieldTests {
             let error = failure(duplicate)
             #expect(error?.code == .invalidArgument)
             #expect(error?.target == "call_id")
+            #expect(error?.innerCode == "DuplicateCallID", "so a client can tell it from the first call's own answer")
             gated.release()
             let first = try await raw.readResponse()
             #expect(first?.callID == 7)
