@@ -39,7 +39,8 @@ let package = Package(
         .target(
             name: "CIdentityRiskProto",
             dependencies: ["CProtobufC"],
-            cSettings: [.unsafeFlags(["-Wno-unused-parameter"])]
+            // Compiled through CIdentityRiskProto.c (no unsafeFlags: see there).
+            exclude: ["identity_risk_event.pb-c.c"]
         ),
         // Domain: record, enums, DateTimeOffset, validation, use cases, EventStore. No sockets, no protobuf.
         // A store is a swift-service-lifecycle Service (its lifecycle is part of the EventStore contract).

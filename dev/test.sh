@@ -5,7 +5,8 @@
 #
 # Without arguments the suite runs in two passes in one build: the heavy suites
 # first (the store tests open, write and fsync dozens of SQLite databases in
-# parallel; the crash tests drive and kill -9 real iriskd processes), then
+# parallel; the crash tests drive and kill -9 real iriskd processes; the CLI,
+# Python and permission tests start processes), then
 # everything else. Together in one process on 2 cores they saturate the machine,
 # and the end-to-end tests' latency bounds ("another client is served within
 # 2 s") measure the test load instead of the server. Arguments go to `swift test`
@@ -17,6 +18,6 @@ swift build --build-tests
 if [ $# -gt 0 ]; then
   exec dev/swift-test-watchdog.sh "$@"
 fi
-heavy='IdentityRiskStoreTests|CrashTests'
+heavy='IdentityRiskStoreTests|CrashTests|PythonClientTests|CLITests|CLIUpdateDeleteTests|PermissionTests'
 dev/swift-test-watchdog.sh --filter "$heavy"
 dev/swift-test-watchdog.sh --skip "$heavy"
