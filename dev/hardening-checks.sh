@@ -24,9 +24,9 @@ step swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 step "$(dirname "$(readlink -f "$(command -v swift)")")/clang" -O1 -shared -fPIC \
   .ci/tsan-mutex-annotations.c -o .build-tsan/libtsan-mutex-annotations.so -ldl
 step env LD_PRELOAD="$PWD/.build-tsan/libtsan-mutex-annotations.so" \
-  dev/swift-test-watchdog.sh --sanitize=thread --scratch-path .build-tsan
+  dev/test-in-passes.sh --sanitize=thread --scratch-path .build-tsan
 
 # AddressSanitizer. Leak detection off: Foundation's Process objects, which the
 # end-to-end tests use to run iriskd, are never freed. (The fuzzer checks leaks.)
 step swift build --build-tests --sanitize=address --scratch-path .build-asan
-step env ASAN_OPTIONS=detect_leaks=0 dev/swift-test-watchdog.sh --sanitize=address --scratch-path .build-asan
+step env ASAN_OPTIONS=detect_leaks=0 dev/test-in-passes.sh --sanitize=address --scratch-path .build-asan
