@@ -53,10 +53,7 @@ let package = Package(
         // that call the Core use cases. Transport-neutral: no NIO, no protobuf-c.
         .target(
             name: "IdentityRiskService",
-            dependencies: [
-                "IdentityRiskCore",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["IdentityRiskCore"],
             swiftSettings: strictSettings
         ),
         // Microsoft Graph JSON shapes (record, request body, errors); used by the CLI.
@@ -191,7 +188,6 @@ let package = Package(
                 "IdentityRiskCore",
                 "IdentityRiskService",
                 "IdentityRiskStore",
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

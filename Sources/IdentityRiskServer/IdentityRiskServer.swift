@@ -57,7 +57,7 @@ public final class IdentityRiskServer: Service, Sendable {
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.init(configuration: configuration, store: store, logger: logger, eventLoopGroup: eventLoopGroup) { health in
-            IdentityRiskService(store: store, clock: clock, health: health, logger: logger).router
+            IdentityRiskService(store: store, clock: clock, health: health).router
         }
     }
 

@@ -1,5 +1,4 @@
 public import IdentityRiskCore
-public import Logging
 
 /// The handlers of every method in ``IdentityRiskMethods``, over the Core use
 /// cases: what a transport serves.
@@ -15,8 +14,7 @@ public struct IdentityRiskService: Sendable {
         store: any EventStore,
         clock: any EventClock = SystemEventClock(),
         validator: EventValidator = EventValidator(),
-        health: @escaping @Sendable () -> HealthStatus,
-        logger: Logger
+        health: @escaping @Sendable () -> HealthStatus
     ) {
         let createEvent = CreateEvent(store: store, validator: validator, clock: clock)
         let getEvent = GetEvent(store: store)
@@ -43,6 +41,5 @@ public struct IdentityRiskService: Sendable {
             try await deleteEvent(request)
         }
         self.router = router
-        _ = logger
     }
 }

@@ -3,7 +3,6 @@ import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
 import IdentityRiskWire
-import Logging
 import NIOCore
 import Synchronization
 
@@ -26,8 +25,7 @@ enum FuzzTarget {
     static let router = IdentityRiskService(
         store: store,
         clock: FixedClock(),
-        health: { HealthStatus(serving: .serving, serverVersion: "fuzz", protocolVersion: 1, store: "memory", uptimeMilliseconds: 0, openConnections: 1) },
-        logger: Logger(label: "irisk-fuzz")
+        health: { HealthStatus(serving: .serving, serverVersion: "fuzz", protocolVersion: 1, store: "memory", uptimeMilliseconds: 0, openConnections: 1) }
     ).router
 
     struct FixedClock: EventClock {

@@ -1,7 +1,6 @@
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
-import Logging
 import Testing
 
 /// A server-streaming method that exists only in these tests: the service
@@ -18,8 +17,7 @@ struct RPCRouterTests {
     static func service(store: any EventStore = MemoryEventStore()) -> IdentityRiskService {
         IdentityRiskService(
             store: store,
-            health: { HealthStatus(serving: .serving, serverVersion: "t", protocolVersion: 1, store: "memory", uptimeMilliseconds: 0, openConnections: 0) },
-            logger: Logger(label: "test"))
+            health: { HealthStatus(serving: .serving, serverVersion: "t", protocolVersion: 1, store: "memory", uptimeMilliseconds: 0, openConnections: 0) })
     }
 
     static func context(_ method: MethodDescriptor, deadline: ContinuousClock.Instant? = nil) -> CallContext {
