@@ -62,7 +62,6 @@ extension IdentityRiskServer {
             let c = self.configuration
             var logger = self.logger
             logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
-            let identity = peer.map { PeerIdentity(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
             let grants = PermissionGrants(c.grants, serverUID: c.ownerUID ?? getuid())
             let calls = CallTable(limit: c.maxCallsInFlightPerConnection)
             let counters = self.counters
@@ -84,7 +83,7 @@ extension IdentityRiskServer {
                 ServerCallHandler(
                     calls: calls,
                     methods: self.methods,
-                    peer: identity,
+                    peer: peer,
                     grants: grants,
                     logger: logger,
                     decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes),

@@ -2,17 +2,15 @@
 import Glibc
 #endif
 import NIOCore
+public import IdentityRiskService
 
-/// Who is on the other end of a Unix socket (SO_PEERCRED), read once at accept.
-public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
-    public var pid: Int32
-    public var uid: UInt32
-    public var gid: UInt32
+/// Who is on the other end of a Unix socket (SO_PEERCRED), read once at accept:
+/// the service layer's ``PeerIdentity``, which calls carry in their context.
+public typealias PeerCredentials = PeerIdentity
 
-    public var description: String { "pid=\(pid) uid=\(uid) gid=\(gid)" }
-
+extension PeerIdentity {
     /// Reads SO_PEERCRED from an accepted Unix-domain socket channel.
-    static func read(from channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+    static func read(from channel: any Channel) -> EventLoopFuture<PeerIdentity?> {
         #if os(Linux)
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeSucceededFuture(nil)
@@ -21,7 +19,7 @@ public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
         // a tuple of the same three 32-bit fields has the same layout.
         let future: EventLoopFuture<(Int32, UInt32, UInt32)> = provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-        return future.map { Optional(PeerCredentials(pid: $0.0, uid: $0.1, gid: $0.2)) }
+        return future.map { Optional(PeerIdentity(pid: $0.0, uid: $0.1, gid: $0.2)) }
             .recover { _ in nil }
         #else
         return channel.eventLoop.makeSucceededFuture(nil)
