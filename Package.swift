@@ -9,7 +9,10 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "IdentityRisk",
-    platforms: [.macOS(.v15)],
+    // Linux only (glibc): the server reads SO_PEERCRED, the store and the tools call
+    // Glibc directly, and IdentityRiskCore refuses to build elsewhere with a clear
+    // #error (Sources/IdentityRiskCore/Platform.swift). SwiftPM has no Linux minimum to
+    // declare here, so no `platforms` entry claims an Apple platform that does not build.
     products: [
         .library(name: "IdentityRiskClient", targets: ["IdentityRiskClient"]),
         .library(name: "IdentityRiskCore", targets: ["IdentityRiskCore"]),

@@ -89,7 +89,7 @@ public final class IdentityRiskClient: Sendable {
             let connection = try await currentConnection()
             do {
                 return try await connection.call(method, request, timeoutMilliseconds: timeout)
-            } catch let error as WireError where error == .connectionClosed && attempt < retries {
+            } catch let error as WireError where error.code == .connectionClosed && attempt < retries {
                 attempt += 1
                 discard(connection)
                 try await Task.sleep(for: .milliseconds(20 * attempt))

@@ -28,7 +28,7 @@ extension IdentityRiskServer {
     static func finalError(for error: any Error) -> IdentityRiskError? {
         switch error {
         case let wire as WireError:
-            let code: IdentityRiskError.Code = if case .frameTooLarge = wire { .resourceExhausted } else { .invalidArgument }
+            let code: IdentityRiskError.Code = if wire.code == .frameTooLarge { .resourceExhausted } else { .invalidArgument }
             return IdentityRiskError(code: code, message: "\(wire); closing the connection", innerCode: "ProtocolViolation")
         case let closure as ConnectionClosure:
             return closure.finalError

@@ -1,34 +1,97 @@
-/// Connection-level protocol failures: the byte stream can no longer be
-/// trusted, so the connection is closed (after a final error frame where the
-/// framing still allows one).
-public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// A length prefix above the limit.
-    case frameTooLarge(length: Int, maximum: Int)
-    /// The peer closed in the middle of a frame.
-    case truncatedFrame(bufferedBytes: Int)
-    /// The first 8 bytes were not an IdentityRisk preface.
-    case badPreface
-    /// The peer speaks a protocol version this side does not.
-    case unsupportedVersion(UInt16)
-    /// A frame from the server that does not decode as a Response.
-    case malformedResponse(String)
-    /// The connection closed with calls still waiting for answers.
-    case connectionClosed
+/// A transport-level failure: the bytes on the connection, not a call's
+/// answer (a call's answer is an ``IdentityRiskError``).
+///
+/// A struct with an extensible ``Code`` (as ``IdentityRiskError``), so that
+/// adding a kind of failure never breaks a caller's `switch`. Match on
+/// ``code``; the associated numbers are properties.
+public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Value: Sendable, Hashable {
+            case frameTooLarge, truncatedFrame, badPreface, unsupportedVersion, malformedResponse, connectionClosed
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
 
-    public var description: String {
-        switch self {
-        case .frameTooLarge(let length, let maximum):
-            "frame length \(length) exceeds the maximum of \(maximum) bytes"
-        case .truncatedFrame(let bytes):
-            "connection closed in the middle of a frame (\(bytes) bytes buffered)"
-        case .badPreface:
-            "the connection did not start with the IdentityRisk preface \"IRSK\" + version (see PROTOCOL.md)"
-        case .unsupportedVersion(let version):
-            "protocol version \(version) is not supported; this side speaks version \(WireProtocol.version)"
-        case .malformedResponse(let why):
-            "malformed response from the server: \(why)"
-        case .connectionClosed:
-            "the connection closed before the answer arrived"
+        /// A length prefix above the limit.
+        public static let frameTooLarge = Code(.frameTooLarge)
+        /// The peer closed in the middle of a frame.
+        public static let truncatedFrame = Code(.truncatedFrame)
+        /// The first 8 bytes were not an IdentityRisk preface.
+        public static let badPreface = Code(.badPreface)
+        /// The peer speaks a protocol version this side does not.
+        public static let unsupportedVersion = Code(.unsupportedVersion)
+        /// A frame from the server that does not decode as a Response.
+        public static let malformedResponse = Code(.malformedResponse)
+        /// The connection closed with calls still waiting for answers.
+        public static let connectionClosed = Code(.connectionClosed)
+
+        public var description: String {
+            switch value {
+            case .frameTooLarge: "frameTooLarge"
+            case .truncatedFrame: "truncatedFrame"
+            case .badPreface: "badPreface"
+            case .unsupportedVersion: "unsupportedVersion"
+            case .malformedResponse: "malformedResponse"
+            case .connectionClosed: "connectionClosed"
+            }
         }
     }
+
+    public let code: Code
+    /// What went wrong, for people.
+    public let message: String
+    /// The length prefix that was refused (``Code/frameTooLarge``).
+    public let length: Int?
+    /// The limit that refused it (``Code/frameTooLarge``).
+    public let maximum: Int?
+    /// Bytes buffered when the peer closed mid-frame (``Code/truncatedFrame``).
+    public let bufferedBytes: Int?
+    /// The version the peer asked for (``Code/unsupportedVersion``).
+    public let version: UInt16?
+    /// What did not decode (``Code/malformedResponse``).
+    public let reason: String?
+
+    private init(
+        _ code: Code, _ message: String,
+        length: Int? = nil, maximum: Int? = nil, bufferedBytes: Int? = nil, version: UInt16? = nil,
+        reason: String? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.length = length
+        self.maximum = maximum
+        self.bufferedBytes = bufferedBytes
+        self.version = version
+        self.reason = reason
+    }
+
+    public var description: String { message }
+
+    public static func frameTooLarge(length: Int, maximum: Int) -> WireError {
+        WireError(
+            .frameTooLarge, "frame length \(length) exceeds the maximum of \(maximum) bytes",
+            length: length, maximum: maximum)
+    }
+
+    public static func truncatedFrame(bufferedBytes: Int) -> WireError {
+        WireError(
+            .truncatedFrame, "connection closed in the middle of a frame (\(bufferedBytes) bytes buffered)",
+            bufferedBytes: bufferedBytes)
+    }
+
+    public static let badPreface = WireError(
+        .badPreface, "the connection did not start with the IdentityRisk preface \"IRSK\" + version (see PROTOCOL.md)")
+
+    public static func unsupportedVersion(_ version: UInt16) -> WireError {
+        WireError(
+            .unsupportedVersion,
+            "protocol version \(version) is not supported; this side speaks version \(WireProtocol.version)",
+            version: version)
+    }
+
+    public static func malformedResponse(_ why: String) -> WireError {
+        WireError(.malformedResponse, "malformed response from the server: \(why)", reason: why)
+    }
+
+    public static let connectionClosed = WireError(.connectionClosed, "the connection closed before the answer arrived")
 }

@@ -182,6 +182,24 @@ struct FrameDecoderTests {
         _ = try? channel.finish()
     }
 
+    @Test("a refused length prefix is a WireError whose code, length and limit a caller reads without a switch over cases")
+    func frameTooLargeFields() {
+        var big = ByteBuffer(bytes: [0, 0, 0, 11] + [UInt8](repeating: 0, count: 11))
+        do {
+            _ = try FrameDecoder.nextFrame(from: &big, maxFrameBytes: 10)
+            Issue.record("an 11-byte frame passed a 10-byte limit")
+        } catch {
+            // nextFrame throws(WireError): `error` is a WireError.
+            #expect(error.code == .frameTooLarge)
+            #expect(error.code != .truncatedFrame)
+            #expect(error.length == 11)
+            #expect(error.maximum == 10)
+            #expect(error.bufferedBytes == nil)
+            #expect(error.description == "frame length 11 exceeds the maximum of 10 bytes")
+            #expect(error.code.description == "frameTooLarge")
+        }
+    }
+
     @Test("the server's FrameDecoder (default request limit) refuses max + 1 but accepts exactly max")
     func exactlyMax() throws {
         let max = WireProtocol.defaultMaxRequestFrameBytes

@@ -292,7 +292,7 @@ func malformedReason<M: WireMethod>(_ payload: ByteBuffer, as method: M.Type, so
         Issue.record("expected a malformed response, got \(decoded.result)", sourceLocation: sourceLocation)
         return nil
     } catch {
-        guard case .malformedResponse(let why) = error else {
+        guard error.code == .malformedResponse, let why = error.reason else {
             Issue.record("expected malformedResponse, got \(error)", sourceLocation: sourceLocation)
             return nil
         }
