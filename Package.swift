@@ -162,13 +162,22 @@ let package = Package(
                 "IdentityRiskService",
                 "IdentityRiskStore",
                 "IdentityRiskWire",
+                "IdentityRiskTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
+        // Test code shared by the test targets and irisk-fuzz's seed corpus (one copy of each
+        // fixture and helper), in no product.
+        .target(
+            name: "IdentityRiskTestSupport",
+            dependencies: ["IdentityRiskCore"],
+            path: "Tests/IdentityRiskTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "IdentityRiskCoreTests",
-            dependencies: ["IdentityRiskCore", "IdentityRiskGraphJSON"],
+            dependencies: ["IdentityRiskCore", "IdentityRiskGraphJSON", "IdentityRiskTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -179,6 +188,7 @@ let package = Package(
                 "IdentityRiskWire",
                 "CIdentityRiskProto",
                 "CProtobufC",
+                "IdentityRiskTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -191,6 +201,7 @@ let package = Package(
                 "IdentityRiskCore",
                 "IdentityRiskService",
                 "IdentityRiskStore",
+                "IdentityRiskTestSupport",
             ],
             swiftSettings: strictSettings
         ),
@@ -199,6 +210,7 @@ let package = Package(
             dependencies: [
                 "IdentityRiskCore",
                 "IdentityRiskStore",
+                "IdentityRiskTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -214,6 +226,7 @@ let package = Package(
                 "IdentityRiskWire",
                 "IdentityRiskServer",
                 "IdentityRiskClient",
+                "IdentityRiskTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

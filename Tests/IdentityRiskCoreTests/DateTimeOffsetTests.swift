@@ -1,4 +1,5 @@
 @testable import IdentityRiskCore
+import IdentityRiskTestSupport
 import Testing
 
 /// Calendar arithmetic written independently of `CivilDate` (which uses Howard

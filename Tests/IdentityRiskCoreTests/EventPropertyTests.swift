@@ -1,4 +1,5 @@
 @testable import IdentityRiskCore
+import IdentityRiskTestSupport
 import Testing
 
 /// One row of the expected property table, written out by hand from Graph's

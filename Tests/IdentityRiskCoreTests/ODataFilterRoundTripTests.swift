@@ -1,4 +1,5 @@
 @testable import IdentityRiskCore
+import IdentityRiskTestSupport
 import Testing
 
 private let A = cmp(.riskLevel, .eq, .riskLevel(.high))

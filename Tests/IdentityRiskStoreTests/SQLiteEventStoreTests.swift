@@ -1,6 +1,7 @@
 import Foundation
 import IdentityRiskCore
 @testable import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 /// What only the SQLite store promises or has: group commit and its

@@ -1,5 +1,6 @@
 import IdentityRiskCore
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import ServiceLifecycle
 import Testing
 

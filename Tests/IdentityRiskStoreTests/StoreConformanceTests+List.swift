@@ -1,5 +1,6 @@
 import IdentityRiskCore
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 /// `list`: filters, orders and keyset paging, against a reference computed

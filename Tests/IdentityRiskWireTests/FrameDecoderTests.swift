@@ -2,6 +2,7 @@ import CIdentityRiskProto
 import CProtobufC
 @testable import IdentityRiskCore
 import IdentityRiskService
+import IdentityRiskTestSupport
 @testable import IdentityRiskWire
 import NIOCore
 import NIOEmbedded
