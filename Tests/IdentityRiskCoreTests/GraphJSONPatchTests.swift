@@ -1,6 +1,7 @@
 import Foundation
 @testable import IdentityRiskCore
 @testable import IdentityRiskGraphJSON
+import IdentityRiskTestSupport
 import Testing
 
 /// How Graph writes a property value in JSON, worked out here independently of

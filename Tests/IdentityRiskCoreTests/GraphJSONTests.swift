@@ -1,6 +1,7 @@
 import Foundation
 @testable import IdentityRiskCore
 @testable import IdentityRiskGraphJSON
+import IdentityRiskTestSupport
 import Testing
 
 @Suite("GraphJSON")

@@ -1,4 +1,5 @@
 @testable import IdentityRiskCore
+import IdentityRiskTestSupport
 import Testing
 
 @Suite("ListEvents: page tokens and requests")

@@ -1,4 +1,5 @@
 @testable import IdentityRiskCore
+import IdentityRiskTestSupport
 import Testing
 
 /// Comparisons used as leaves in structure tests.

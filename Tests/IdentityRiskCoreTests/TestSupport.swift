@@ -1,16 +1,7 @@
 @testable import IdentityRiskCore
+import IdentityRiskTestSupport
 import Synchronization
 import Testing
-
-/// Parses a datetime the test knows to be valid.
-func dt(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> DateTimeOffset {
-    do {
-        return try DateTimeOffset(parsing: text)
-    } catch {
-        Issue.record("test fixture \(text) did not parse: \(error)", sourceLocation: sourceLocation)
-        return try! DateTimeOffset(utcInstantTicks: 0)
-    }
-}
 
 /// The one `filter` violation `text` is refused with, or `nil` (recording an issue)
 /// when it parses or fails differently.

@@ -1,5 +1,6 @@
 @testable import IdentityRiskCore
 import IdentityRiskService
+import IdentityRiskTestSupport
 @testable import IdentityRiskWire
 import NIOCore
 import Testing

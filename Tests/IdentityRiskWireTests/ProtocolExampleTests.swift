@@ -1,6 +1,7 @@
 import Foundation
 @testable import IdentityRiskCore
 import IdentityRiskService
+import IdentityRiskTestSupport
 @testable import IdentityRiskWire
 import NIOCore
 import Testing

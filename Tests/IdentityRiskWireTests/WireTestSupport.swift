@@ -1,18 +1,9 @@
 @testable import IdentityRiskCore
 import IdentityRiskService
+import IdentityRiskTestSupport
 @testable import IdentityRiskWire
 import NIOCore
 import Testing
-
-/// Parses a datetime the test knows to be valid.
-func dt(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> DateTimeOffset {
-    do {
-        return try DateTimeOffset(parsing: text)
-    } catch {
-        Issue.record("test fixture \(text) did not parse: \(error)", sourceLocation: sourceLocation)
-        return try! DateTimeOffset(utcInstantTicks: 0)
-    }
-}
 
 typealias Create = IdentityRiskMethods.Create
 typealias Get = IdentityRiskMethods.Get
