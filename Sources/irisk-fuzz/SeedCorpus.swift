@@ -3,6 +3,7 @@ import Glibc
 #endif
 import IdentityRiskCore
 import IdentityRiskService
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import NIOCore
 
@@ -62,19 +63,19 @@ enum SeedCorpus {
             ("oversize-length", [0x00, 0x01, 0x00, 0x01]),
             ("truncated-create", Array(frame(full, id: 1).dropLast(9))),
             ("pipelined", frame(full, id: 1) + request(IdentityRiskMethods.Health.self, HealthRequest(), callID: 2) + request(IdentityRiskMethods.Get.self, "x", callID: 3)),
-            ("unknown-method", raw(tag(1, 0) + varint(9) + bytes(23, []))),
-            ("unknown-fields", raw(tag(1, 0) + varint(9) + bytes(19, []) + tag(15, 0) + [1] + bytes(14, [1, 2, 3]) + tag(13, 5) + [0, 0, 0, 0])),
-            ("bad-varint", raw([0x08, 42, 0x10] + Array(repeating: 0xFF, count: 10) + [0x01])),
-            ("length-past-end", raw([0x08, 42, 0x8A, 0x01, 0x10, 0x0A])),
-            ("wrong-wire-type", raw([0x08, 42, 0x15, 0, 0, 0, 0])),
-            ("group-wire-type", raw([0x08, 42, 0x1B, 0x1C])),
-            ("enum-out-of-range", raw(createRaw(extra: tag(6, 0) + varint(99) + tag(7, 0) + varint(UInt64.max)))),
-            ("invalid-utf8", raw(createRaw(extra: bytes(3, [0x61, 0xC0, 0xAF])))),
-            ("nul-in-string", raw(createRaw(extra: bytes(10, Array("user\0admin".utf8))))),
-            ("too-long-string", raw(createRaw(extra: bytes(2, Array(repeating: 0x61, count: 300))))),
-            ("bad-date-parts", raw(createRaw(extra: bytes(8, tag(2, 0) + varint(10_000_000) + tag(3, 0) + varint(2000) + tag(4, 0) + varint(9))))),
-            ("unknown-field-flood", raw(tag(1, 0) + varint(9) + bytes(19, []) + Array(repeating: [UInt8(0x78), 0x00], count: 2000).flatMap { $0 })),
-            ("order-out-of-range", raw(tag(1, 0) + varint(9) + bytes(18, tag(2, 0) + varint(9) + tag(3, 0) + varint(5000)))),
+            ("unknown-method", Proto.frame(Proto.tag(1, 0) + Proto.varint(9) + Proto.bytes(23, []))),
+            ("unknown-fields", Proto.frame(Proto.tag(1, 0) + Proto.varint(9) + Proto.bytes(19, []) + Proto.tag(15, 0) + [1] + Proto.bytes(14, [1, 2, 3]) + Proto.tag(13, 5) + [0, 0, 0, 0])),
+            ("bad-varint", Proto.frame([0x08, 42, 0x10] + Array(repeating: 0xFF, count: 10) + [0x01])),
+            ("length-past-end", Proto.frame([0x08, 42, 0x8A, 0x01, 0x10, 0x0A])),
+            ("wrong-wire-type", Proto.frame([0x08, 42, 0x15, 0, 0, 0, 0])),
+            ("group-wire-type", Proto.frame([0x08, 42, 0x1B, 0x1C])),
+            ("enum-out-of-range", Proto.frame(createRaw(extra: Proto.tag(6, 0) + Proto.varint(99) + Proto.tag(7, 0) + Proto.varint(UInt64.max)))),
+            ("invalid-utf8", Proto.frame(createRaw(extra: Proto.bytes(3, [0x61, 0xC0, 0xAF])))),
+            ("nul-in-string", Proto.frame(createRaw(extra: Proto.bytes(10, Array("user\0admin".utf8))))),
+            ("too-long-string", Proto.frame(createRaw(extra: Proto.bytes(2, Array(repeating: 0x61, count: 300))))),
+            ("bad-date-parts", Proto.frame(createRaw(extra: Proto.bytes(8, Proto.tag(2, 0) + Proto.varint(10_000_000) + Proto.tag(3, 0) + Proto.varint(2000) + Proto.tag(4, 0) + Proto.varint(9))))),
+            ("unknown-field-flood", Proto.frame(Proto.tag(1, 0) + Proto.varint(9) + Proto.bytes(19, []) + Array(repeating: [UInt8(0x78), 0x00], count: 2000).flatMap { $0 })),
+            ("order-out-of-range", Proto.frame(Proto.tag(1, 0) + Proto.varint(9) + Proto.bytes(18, Proto.tag(2, 0) + Proto.varint(9) + Proto.tag(3, 0) + Proto.varint(5000)))),
             ("page-token", request(IdentityRiskMethods.List.self, ListEvents.Request(filter: "riskLevel eq 'high'", order: .createdDescending, top: 10, pageToken: "1.1.cbf29ce484222325.638000000000000000.abc"))),
         ]
         let filters = [
@@ -106,31 +107,8 @@ enum SeedCorpus {
         return Array(buffer.readableBytesView)
     }
 
-    static func raw(_ payload: [UInt8]) -> [UInt8] {
-        let n = UInt32(payload.count)
-        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
-    }
-
-    static func varint(_ value: UInt64) -> [UInt8] {
-        var value = value
-        var out: [UInt8] = []
-        while value >= 0x80 {
-            out.append(UInt8(value & 0x7F) | 0x80)
-            value >>= 7
-        }
-        return out + [UInt8(value)]
-    }
-
-    static func tag(_ field: UInt64, _ wireType: UInt64) -> [UInt8] { varint(field << 3 | wireType) }
-    static func bytes(_ field: UInt64, _ content: [UInt8]) -> [UInt8] { tag(field, 2) + varint(UInt64(content.count)) + content }
-
     /// Request{call_id 42, create{event{a valid event + extra}}}.
-    static func createRaw(extra: [UInt8]) -> [UInt8] {
-        let event = bytes(3, Array("upn@contoso.com".utf8)) + bytes(4, tag(1, 0) + varint(1_483_218_060))
-            + bytes(5, Array("leakedCredentials".utf8)) + tag(6, 0) + varint(3) + tag(7, 0) + varint(1)
-            + bytes(10, Array("user-1".utf8)) + extra
-        return tag(1, 0) + varint(42) + bytes(16, bytes(1, event))
-    }
+    static func createRaw(extra: [UInt8]) -> [UInt8] { Proto.create(callID: 42, event: Proto.event(extra: extra)) }
 
     struct Failure: Error, CustomStringConvertible {
         let description: String

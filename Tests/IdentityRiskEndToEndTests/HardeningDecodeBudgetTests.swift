@@ -3,6 +3,7 @@ import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import NIOCore
 import Testing
@@ -73,7 +74,7 @@ struct HardeningDecodeBudgetTests {
 
     @Test("RequestCodec.decode(_:limits:) applies the budget it is given, and the seed create needs under 1 KiB")
     func codecLevel() {
-        let seed = ByteBuffer(bytes: Proto.payload(RawRequest.create(callID: 5, seedDraft())))
+        let seed = ByteBuffer(bytes: RawRequest.create(callID: 5, seedDraft()).payload)
         let small = RequestDecodingLimits(allocationFactor: 1, minimumAllocationBytes: 1024)
         let decodesWithin = { (limits: RequestDecodingLimits) in
             RequestCodec.decode(seed, limits: limits) { inbound -> (callID: UInt64, error: IdentityRiskError?) in

@@ -3,6 +3,7 @@ import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import NIOCore
 import Testing

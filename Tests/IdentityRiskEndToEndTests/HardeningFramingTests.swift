@@ -5,6 +5,7 @@ import Foundation
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import NIOCore
 import Testing
@@ -20,7 +21,7 @@ struct HardeningFramingTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store) { server in
             let raw = try await openRaw(server)
-            let frame = Proto.frame(Proto.payload(RawRequest.create(callID: 9, seedDraft())))
+            let frame = Proto.frame(RawRequest.create(callID: 9, seedDraft()).payload)
             raw.send(Array(frame.prefix(cutAfter)))
             shutdown(raw.fd, Int32(SHUT_WR))
             let response = try await raw.readResponse()

@@ -6,6 +6,7 @@ import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import Testing
 
@@ -46,7 +47,7 @@ struct HardeningTimeoutTests {
     /// The bytes a dribbling client manages to send before the deadline.
     static let partialFrames: [(String, [UInt8])] = [
         ("2 of the 4 length bytes", [0x00, 0x00]),
-        ("the length and 10 of its payload bytes", Array(Proto.frame(Proto.payload(RawRequest.create(callID: 3, seedDraft())))).prefix(14).map { $0 }),
+        ("the length and 10 of its payload bytes", Array(Proto.frame(RawRequest.create(callID: 3, seedDraft()).payload)).prefix(14).map { $0 }),
     ]
 
     @Test("a frame that starts but does not finish within the frame read deadline: final DEADLINE_EXCEEDED frame, close, nothing processed",
@@ -77,7 +78,7 @@ struct HardeningTimeoutTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store, configure: Self.shortFrameRead) { server in
             let raw = try await openRaw(server)
-            let frame = Proto.frame(Proto.payload(RawRequest.create(callID: 3, seedDraft())))
+            let frame = Proto.frame(RawRequest.create(callID: 3, seedDraft()).payload)
             async let dribbled: Int = blocking {
                 var sent = 0
                 for byte in frame {
@@ -102,7 +103,7 @@ struct HardeningTimeoutTests {
         let store = MemoryEventStore()
         try await withTestServer(store: store, configure: { $0.frameReadTimeoutMilliseconds = scaled(3000) }) { server in
             let raw = try await openRaw(server)
-            let frame = Proto.frame(Proto.payload(RawRequest.create(callID: 3, seedDraft(id: "slow-but-ok"))))
+            let frame = Proto.frame(RawRequest.create(callID: 3, seedDraft(id: "slow-but-ok")).payload)
             for piece in stride(from: 0, to: frame.count, by: frame.count / 4 + 1) {
                 raw.send(Array(frame[piece..<min(piece + frame.count / 4 + 1, frame.count)]))
                 try await Task.sleep(for: scaledDuration(100))
