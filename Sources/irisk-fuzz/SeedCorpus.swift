@@ -25,12 +25,8 @@ enum SeedCorpus {
     }
 
     static func seeds() -> [(String, [UInt8])] {
-        let when = try! DateTimeOffset(parsing: "2017-01-01T00:01:00.7804275+03:00")
-        let closed = try! DateTimeOffset(parsing: "2017-01-01T00:01:30.8768135+03:00")
-        let full = IdentityRiskEventDraft(
-            id: "9953902a-902a-4953-aa90-53992a905399", userDisplayName: "User Display Name value",
-            userPrincipalName: "User Principal Name value", riskEventDateTime: when, riskEventType: "Risk Event Type value",
-            riskLevel: .high, riskEventStatus: .active, closedDateTime: closed, userId: "User Id value")
+        let full = seedDraft(id: "9953902a-902a-4953-aa90-53992a905399")
+        let closed = full.closedDateTime!
         var minimal = full
         (minimal.id, minimal.userDisplayName, minimal.closedDateTime) = (nil, nil, nil)
         var extremes = full

@@ -138,7 +138,7 @@ struct EventPropertyTests {
     /// that property is refused, naming it; leaving out another is accepted.
     @Test("the validator requires exactly the required properties", arguments: EventProperty.allCases)
     func requiredMatchesTheValidator(_ property: EventProperty) throws {
-        var draft = EventValidatorTests.seed()
+        var draft = seedDraft()
         draft.id = "given"
         draft[property] = nil
         do {

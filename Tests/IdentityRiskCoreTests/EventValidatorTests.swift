@@ -6,20 +6,6 @@ import Testing
 struct EventValidatorTests {
     static let created = dt("2024-05-01T12:00:00.1234567Z")
 
-    /// The example request body from the Graph documentation.
-    static func seed() -> IdentityRiskEventDraft {
-        IdentityRiskEventDraft(
-            userDisplayName: "User Display Name value",
-            userPrincipalName: "User Principal Name value",
-            riskEventDateTime: dt("2017-01-01T00:01:00.7804275+03:00"),
-            riskEventType: "Risk Event Type value",
-            riskLevel: .high,
-            riskEventStatus: .active,
-            closedDateTime: dt("2017-01-01T00:01:30.8768135+03:00"),
-            userId: "User Id value"
-        )
-    }
-
     /// The violations `draft` is refused with (recording an issue if it is accepted).
     func violations(_ draft: IdentityRiskEventDraft, limits: EventLimits = .default,
                     sourceLocation: SourceLocation = #_sourceLocation) -> [FieldViolation] {
@@ -40,7 +26,7 @@ struct EventValidatorTests {
 
     @Test func seedExampleValidatesAndKeepsEverythingExactly() throws {
         var assigned = 0
-        let e = try validate(Self.seed()) { assigned += 1; return "server-id" }
+        let e = try validate(seedDraft()) { assigned += 1; return "server-id" }
         #expect(assigned == 1)
         #expect(e.id == "server-id")
         #expect(e.userDisplayName == "User Display Name value")
@@ -60,7 +46,7 @@ struct EventValidatorTests {
     }
 
     @Test func optionalPropertiesMayBeOmitted() throws {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.userDisplayName = nil
         draft.closedDateTime = nil
         let e = try validate(draft)
@@ -73,7 +59,7 @@ struct EventValidatorTests {
     ])
     func requiredProperty(field: String) {
         for empty in [false, true] {
-            var draft = Self.seed()
+            var draft = seedDraft()
             switch field {
             case "userPrincipalName": draft.userPrincipalName = empty ? "" : nil
             case "riskEventType": draft.riskEventType = empty ? "" : nil
@@ -90,7 +76,7 @@ struct EventValidatorTests {
     }
 
     @Test func requiredEnumsListTheirAllowedValues() {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.riskLevel = nil
         draft.riskEventStatus = nil
         let found = violations(draft)
@@ -99,7 +85,7 @@ struct EventValidatorTests {
     }
 
     @Test func createdDateTimeIsReadOnly() throws {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.createdDateTime = dt("2017-01-01T00:00:00Z")
         do {
             _ = try validate(draft)
@@ -124,7 +110,7 @@ struct EventValidatorTests {
         ("2017-01-01T00:01:00.7804275+03:00", "2016-12-31T22:00:00Z", true),   // earlier text, later instant
     ])
     func closedBeforeRisk(risk: String, closed: String, accepted: Bool) throws {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.riskEventDateTime = dt(risk)
         draft.closedDateTime = dt(closed)
         if accepted {
@@ -144,7 +130,7 @@ struct EventValidatorTests {
     ])
     func lengthLimits(field: String, limit: Int) throws {
         func draft(_ value: String) -> IdentityRiskEventDraft {
-            var d = Self.seed()
+            var d = seedDraft()
             switch field {
             case "userDisplayName": d.userDisplayName = value
             case "userPrincipalName": d.userPrincipalName = value
@@ -180,7 +166,7 @@ struct EventValidatorTests {
         let control = String(Character(try #require(Unicode.Scalar(scalar))))
         for value in [control, "a" + control, control + "b", "a" + control + "b"] {
             for field in ["userDisplayName", "userPrincipalName", "riskEventType", "userId"] {
-                var draft = Self.seed()
+                var draft = seedDraft()
                 switch field {
                 case "userDisplayName": draft.userDisplayName = value
                 case "userPrincipalName": draft.userPrincipalName = value
@@ -200,14 +186,14 @@ struct EventValidatorTests {
     @Test("C1 control characters are refused", arguments: [0x80, 0x85, 0x9B, 0x9F] as [UInt32])
     func c1ControlCharacters(scalar: UInt32) throws {
         let control = String(Character(try #require(Unicode.Scalar(scalar))))
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.userDisplayName = "a" + control + "b"
         let refused = (try? validate(draft)) == nil
         #expect(refused, "\(codePoint(scalar)) was accepted")
     }
 
     @Test func printableUnicodeIsAccepted() throws {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.userDisplayName = "Zoë Ñúñez 日本 😀 \u{200B} 👍🏽"
         #expect(try validate(draft).userDisplayName == "Zoë Ñúñez 日本 😀 \u{200B} 👍🏽")
     }
@@ -216,7 +202,7 @@ struct EventValidatorTests {
         "a b", "a/b", "a%20b", "é", "a\u{0}", "a+b", "{id}", "a:b", "'", String(repeating: "x", count: 129),
     ])
     func badIDs(id: String) {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.id = id
         let found = violations(draft)
         #expect(found.map(\.field) == ["id"])
@@ -226,7 +212,7 @@ struct EventValidatorTests {
         "A", "Az09-._~", String(repeating: "x", count: 128), "9953902a-902a-4953-aa90-53992a905399",
     ])
     func suppliedID(id: String) throws {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.id = id
         var assigned = 0
         let e = try validate(draft) { assigned += 1; return "server-id" }
@@ -235,7 +221,7 @@ struct EventValidatorTests {
     }
 
     @Test func decodingViolationsAreReportedWithoutDuplicates() {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.riskLevel = nil
         draft.riskEventDateTime = nil
         draft.userId = nil
@@ -255,13 +241,13 @@ struct EventValidatorTests {
     }
 
     @Test func decodingViolationsAloneRefuseTheDraft() {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.decodingViolations = [FieldViolation(field: "extraProperty", description: "is not a property of identityRiskEvent")]
         #expect(violations(draft).map(\.field) == ["extraProperty"])
     }
 
     @Test func everyProblemIsListedAtOnce() {
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.id = "bad id"
         draft.userDisplayName = "tab\there"
         draft.userPrincipalName = nil
@@ -284,7 +270,7 @@ struct EventValidatorTests {
     @Test func limitsAreConfigurable() throws {
         var limits = EventLimits()
         limits.maxUserIDBytes = 4
-        var draft = Self.seed()
+        var draft = seedDraft()
         draft.userId = "abcd"
         #expect(try EventValidator(limits: limits).validate(draft, assignID: { "x" }, createdDateTime: Self.created).userId == "abcd")
         draft.userId = "abcde"
@@ -295,7 +281,7 @@ struct EventValidatorTests {
 @Suite("EventIDGenerator")
 struct EventIDGeneratorTests {
     @Test func serverAssignedIDsAreLowercaseV4UUIDs() throws {
-        let e = try EventValidator().validate(EventValidatorTests.seed(), assignID: EventIDGenerator.randomUUID,
+        let e = try EventValidator().validate(seedDraft(), assignID: EventIDGenerator.randomUUID,
                                               createdDateTime: EventValidatorTests.created)
         #expect(isLowercaseV4UUID(e.id), "\(e.id)")
         #expect(EventValidator.idProblem(e.id) == nil)

@@ -165,7 +165,7 @@ struct UseCaseTests {
     @Test func createAssignsIDAndClockTimeAndGetFindsIt() async throws {
         let store = TestEventStore()
         let clock = FixedClock(instant: dt("2024-05-01T12:00:00.1234567Z"))
-        let outcome = try await CreateEvent(store: store, clock: clock)(EventValidatorTests.seed())
+        let outcome = try await CreateEvent(store: store, clock: clock)(seedDraft())
         #expect(!outcome.alreadyExisted)
         #expect(isLowercaseV4UUID(outcome.event.id))
         #expect(outcome.event.createdDateTime == clock.instant)

@@ -5,6 +5,7 @@ import Foundation
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 /// A request that reached its handler is answered before the connection-level

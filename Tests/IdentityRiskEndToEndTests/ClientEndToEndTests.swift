@@ -3,6 +3,7 @@ import IdentityRiskClient
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import Testing
 

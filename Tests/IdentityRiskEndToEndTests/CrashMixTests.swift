@@ -2,6 +2,7 @@ import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
 import IdentityRiskService
+import IdentityRiskTestSupport
 import Synchronization
 import Testing
 

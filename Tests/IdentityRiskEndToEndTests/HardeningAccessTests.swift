@@ -7,6 +7,7 @@ import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskServer
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import Logging
 import Testing

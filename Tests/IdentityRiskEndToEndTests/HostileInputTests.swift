@@ -1,4 +1,5 @@
 import Foundation
+import IdentityRiskTestSupport
 import NIOCore
 import IdentityRiskClient
 import IdentityRiskCore

@@ -4,6 +4,7 @@ import IdentityRiskCore
 import IdentityRiskServer
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 #if canImport(Glibc)

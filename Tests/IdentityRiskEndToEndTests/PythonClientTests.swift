@@ -2,6 +2,7 @@ import Foundation
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 @Suite("A client in another language, written from PROTOCOL.md")

@@ -6,6 +6,7 @@ import IdentityRiskClient
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Synchronization
 import Testing
 

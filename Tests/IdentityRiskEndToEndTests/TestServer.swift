@@ -32,20 +32,6 @@ func makeTemporaryDirectory() throws -> String {
     return path
 }
 
-/// The seed document's example body, with valid enum members.
-func seedDraft(id: String? = nil, userId: String = "User Id value") -> IdentityRiskEventDraft {
-    IdentityRiskEventDraft(
-        id: id,
-        userDisplayName: "User Display Name value",
-        userPrincipalName: "User Principal Name value",
-        riskEventDateTime: try! DateTimeOffset(parsing: "2017-01-01T00:01:00.7804275+03:00"),
-        riskEventType: "Risk Event Type value",
-        riskLevel: .high,
-        riskEventStatus: .active,
-        closedDateTime: try! DateTimeOffset(parsing: "2017-01-01T00:01:30.8768135+03:00"),
-        userId: userId)
-}
-
 /// Where the package's executables are built (next to the test bundle).
 func productPath(_ name: String) -> String {
     var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

@@ -3,6 +3,7 @@ import IdentityRiskClient
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 /// Update and delete from a client's point of view, through the real server,

@@ -1,6 +1,7 @@
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskTestSupport
 import Testing
 
 /// A server-streaming method that exists only in these tests: the service
@@ -56,7 +57,7 @@ struct RPCRouterTests {
     func unaryInline() throws {
         let handler = try #require(Self.service().router.handler(for: IdentityRiskMethods.Create.self))
         let sink = RecordingSink<CreateOutcome>()
-        handler.start(seed(id: "inline"), context: Self.context(IdentityRiskMethods.Create.descriptor), sink: sink)
+        handler.start(seedDraft(id: "inline"), context: Self.context(IdentityRiskMethods.Create.descriptor), sink: sink)
         // No await in between: the memory store answered on this thread.
         let finishes = sink.finishes
         #expect(finishes.count == 1)
@@ -70,12 +71,12 @@ struct RPCRouterTests {
         let store = MemoryEventStore()
         let handler = try #require(Self.service(store: store).router.handler(for: IdentityRiskMethods.Create.self))
         let late = RecordingSink<CreateOutcome>()
-        handler.start(seed(id: "late"), context: Self.context(IdentityRiskMethods.Create.descriptor, deadline: .now - .milliseconds(1)), sink: late)
+        handler.start(seedDraft(id: "late"), context: Self.context(IdentityRiskMethods.Create.descriptor, deadline: .now - .milliseconds(1)), sink: late)
         guard case .failure(let error)? = late.finishes.first else { Issue.record("\(late.finishes)"); return }
         #expect(error.code == .deadlineExceeded)
         let cancelled = RecordingSink<CreateOutcome>()
         cancelled.cancel()
-        handler.start(seed(id: "cancelled"), context: Self.context(IdentityRiskMethods.Create.descriptor), sink: cancelled)
+        handler.start(seedDraft(id: "cancelled"), context: Self.context(IdentityRiskMethods.Create.descriptor), sink: cancelled)
         guard case .failure(let error2)? = cancelled.finishes.first else { Issue.record("\(cancelled.finishes)"); return }
         #expect(error2.code == .cancelled)
         #expect(try await store.get(id: "late") == nil)
@@ -158,12 +159,5 @@ struct RPCRouterTests {
         guard case .failure(let error)? = await sink.waitUntilFinished() else { Issue.record("not ended"); return }
         #expect(error.code == .cancelled)
         #expect(!sink.write(1), "writes after the end are refused")
-    }
-
-    func seed(id: String) -> IdentityRiskEventDraft {
-        IdentityRiskEventDraft(
-            id: id, userDisplayName: "User Display Name value", userPrincipalName: "upn@contoso.com",
-            riskEventDateTime: try! DateTimeOffset(parsing: "2017-01-01T00:01:00.7804275+03:00"),
-            riskEventType: "leakedCredentials", riskLevel: .high, riskEventStatus: .active, userId: "user-1")
     }
 }

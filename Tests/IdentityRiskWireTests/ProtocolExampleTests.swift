@@ -48,22 +48,10 @@ struct ProtocolExampleTests {
     static let id = "9953902a-902a-4953-aa90-53992a905399"
 
     /// The seed's example event, as the create sends it.
-    static var draft: IdentityRiskEventDraft {
-        IdentityRiskEventDraft(
-            id: id, userDisplayName: "User Display Name value", userPrincipalName: "User Principal Name value",
-            riskEventDateTime: dt("2017-01-01T00:01:00.7804275+03:00"), riskEventType: "Risk Event Type value",
-            riskLevel: .high, riskEventStatus: .active, closedDateTime: dt("2017-01-01T00:01:30.8768135+03:00"),
-            userId: "User Id value")
-    }
+    static var draft: IdentityRiskEventDraft { seedDraft(id: id) }
 
     /// The record as created (its created_date_time as captured in §8).
-    static var created: IdentityRiskEvent {
-        IdentityRiskEvent(
-            id: id, userDisplayName: "User Display Name value", userPrincipalName: "User Principal Name value",
-            riskEventDateTime: dt("2017-01-01T00:01:00.7804275+03:00"), riskEventType: "Risk Event Type value",
-            riskLevel: .high, riskEventStatus: .active, closedDateTime: dt("2017-01-01T00:01:30.8768135+03:00"),
-            createdDateTime: dt("2026-12-01T23:58:29.5035185Z"), userId: "User Id value", version: 1)
-    }
+    static var created: IdentityRiskEvent { seedEvent(id: id, createdDateTime: dt("2026-12-01T23:58:29.5035185Z")) }
 
     static var update: UpdateEvent.Request {
         var patch = EventPatch()

@@ -16,35 +16,17 @@ enum Fixtures {
     /// Every property set, with values that differ from one another, at a
     /// version that needs a multi-byte varint.
     static func fullEvent(id: String = "evt-0001", version: UInt64 = 300) -> IdentityRiskEvent {
-        IdentityRiskEvent(
-            id: id,
-            userDisplayName: "User Display Name value",
-            userPrincipalName: "User Principal Name value",
-            riskEventDateTime: dt("2017-01-01T00:01:00.7804275+03:00"),
-            riskEventType: "Risk Event Type value",
-            riskLevel: .high,
-            riskEventStatus: .active,
-            closedDateTime: dt("2017-01-01T00:01:30.8768135+03:00"),
-            createdDateTime: dt("2024-05-01T12:00:00.1234567Z"),
-            userId: "User Id value",
-            version: version
-        )
+        seedEvent(id: id, createdDateTime: dt("2024-05-01T12:00:00.1234567Z"), version: version)
     }
 
     /// Every property of a draft set, including the read-only createdDateTime.
     static func fullDraft() -> IdentityRiskEventDraft {
-        IdentityRiskEventDraft(
-            id: "draft-42",
-            userDisplayName: "User Display Name value",
-            userPrincipalName: "User Principal Name value",
-            riskEventDateTime: dt("2017-01-01T00:01:00.7804275+03:00"),
-            riskEventType: "Risk Event Type value",
-            riskLevel: .medium,
-            riskEventStatus: .dismissedAsFalsePositive,
-            closedDateTime: dt("2017-01-01T00:01:30.8768135-05:30"),
-            createdDateTime: dt("2020-02-29T23:59:59Z"),
-            userId: "User Id value"
-        )
+        var draft = seedDraft(id: "draft-42")
+        draft.riskLevel = .medium
+        draft.riskEventStatus = .dismissedAsFalsePositive
+        draft.closedDateTime = dt("2017-01-01T00:01:30.8768135-05:30")
+        draft.createdDateTime = dt("2020-02-29T23:59:59Z")
+        return draft
     }
 
     /// Serving and draining, at both ends of every number's range.
