@@ -1,7 +1,9 @@
+import IdentityRiskTestSupport
 import NIOCore
 
 /// A tiny protobuf writer for hand-made messages the real encoder would never
-/// produce (unknown fields, out-of-range enums, invalid UTF-8, bad datetimes).
+/// produce (unknown fields, out-of-range enums, invalid UTF-8, bad datetimes):
+/// a message builder over ``Proto``'s varints.
 ///
 /// Field numbers follow Proto/identity_risk_event.proto.
 struct ProtobufBytes {
@@ -21,12 +23,7 @@ struct ProtobufBytes {
     }
 
     mutating func varint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
+        bytes += Proto.varint(value)
     }
 
     mutating func tag(_ field: Int, _ wireType: WireType) {
