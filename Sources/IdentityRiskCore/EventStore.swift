@@ -50,6 +50,26 @@ public protocol EventStore: Service {
     /// Deletes `id` (if its version is `expectedVersion`, when given) and
     /// returns the version it had. It leaves a tombstone so the id is never reused.
     func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64
+
+    // MARK: The change log (Watch)
+    //
+    // Every create (a new record: not an idempotent repeat), every update that
+    // changed something and every delete appends one ``Change`` with the next
+    // ``ChangeCursor``, in the same transaction as the change itself: a change
+    // is in the log exactly when it is durable, and cursor order is commit
+    // order. Retention (``ChangeRetention``) prunes the oldest in the background.
+
+    /// Committed changes as they commit, for watchers that are caught up.
+    var changeFeed: ChangeFeed { get }
+
+    /// The changes after `cursor`, oldest first, at most `limit` (1 ... 10,000).
+    /// Throws ``IdentityRiskError/cursorExpired(_:bounds:)`` when changes after
+    /// `cursor` were pruned, ``IdentityRiskError/cursorAhead(_:bounds:)`` when
+    /// `cursor` is later than the latest change.
+    func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change]
+
+    /// What the log can still be resumed from, and its latest cursor.
+    func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds
 }
 
 extension EventStore {

@@ -74,9 +74,15 @@ public struct ListPage: Sendable, Hashable {
     public var events: [IdentityRiskEvent]
     /// Where the next page starts; `nil` when this is the last page.
     public var next: ListCursor?
+    /// The change-log cursor this page is consistent with: it reflects every
+    /// change up to it and none after (a store that cannot read both at one
+    /// snapshot returns the latest cursor read *before* the page, so a watch
+    /// after it misses nothing; see the store's documentation).
+    public var cursor: ChangeCursor
 
-    public init(events: [IdentityRiskEvent], next: ListCursor?) {
+    public init(events: [IdentityRiskEvent], next: ListCursor?, cursor: ChangeCursor = .zero) {
         self.events = events
         self.next = next
+        self.cursor = cursor
     }
 }

@@ -28,6 +28,16 @@ import Synchronization
 /// Memory is bounded: at most `maxQueuedWrites` writes wait in the queue (a
 /// write beyond that is refused with `resourceExhausted` at once) plus at most
 /// `maxBatchSize` in the transaction being committed.
+///
+/// The change log: each batch appends its changes in its own transaction
+/// (`SQLiteBatch`); once it has committed, the thread publishes them to the
+/// ``ChangeFeed`` in cursor order, then answers the writers. Retention pruning
+/// runs on this same thread, between batches, in transactions of its own of at
+/// most ``pruneChunk`` rows: it never competes with the writes for SQLite's
+/// write lock (no SQLITE_BUSY), never counts against `maxQueuedWrites`, and
+/// under load alternates with the batches (one chunk, one batch), so a write
+/// waits for at most one chunk. It is due every `pruneInterval` (checked when
+/// the thread wakes, and by a timed sleep when idle), or on ``pruneNow()``.
 final class GroupCommitWriter: Sendable {
     typealias Statistics = SQLiteEventStore.Statistics
 
@@ -41,13 +51,21 @@ final class GroupCommitWriter: Sendable {
         var finished = false
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
         var statistics = Statistics()
+        /// A pruning pass is due (or asked for): the thread prunes until
+        /// nothing is beyond retention, then answers `pruneWaiters`.
+        var pruneRequested = false
+        var pruneWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private enum Step {
         case commit([SQLiteWrite])
+        case prune
         case sleep
         case exit
     }
+
+    /// Most change rows one pruning transaction deletes.
+    static let pruneChunk: Int64 = 5000
 
     private let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
@@ -55,16 +73,29 @@ final class GroupCommitWriter: Sendable {
     private let path: String
     private let maxQueuedWrites: Int
     private let maxBatchSize: Int
+    private let changeFeed: ChangeFeed
+    private let retention: ChangeRetention
+    private let pruneInterval: Duration
+    /// Runs on the thread once the pool is closed: releases the database's flock.
+    private let afterClose: @Sendable () -> Void
     private let logger: Logger
 
     /// Milliseconds a refused caller should wait before retrying.
     static let queueFullRetryAfterMilliseconds: UInt32 = 50
 
-    init(pool: DatabasePool, path: String, maxQueuedWrites: Int, maxBatchSize: Int, logger: Logger) {
+    init(
+        pool: DatabasePool, path: String, maxQueuedWrites: Int, maxBatchSize: Int,
+        changeFeed: ChangeFeed, retention: ChangeRetention, pruneInterval: Duration,
+        afterClose: @escaping @Sendable () -> Void, logger: Logger
+    ) {
         self.pool = pool
         self.path = path
         self.maxQueuedWrites = maxQueuedWrites
         self.maxBatchSize = maxBatchSize
+        self.changeFeed = changeFeed
+        self.retention = retention
+        self.pruneInterval = pruneInterval
+        self.afterClose = afterClose
         self.logger = logger
     }
 
@@ -182,12 +213,42 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
+    /// Runs a pruning pass now (on the writer thread, between batches) and
+    /// returns once nothing is beyond retention any more (or the store closed).
+    func pruneNow() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let (now, mustWake) = state.withLock { state -> (Bool, Bool) in
+                guard state.accepting, !state.finished else { return (true, false) }
+                state.pruneRequested = true
+                state.pruneWaiters.append(continuation)
+                guard state.writerSleeping else { return (false, false) }
+                state.writerSleeping = false
+                return (false, true)
+            }
+            if mustWake { wakeUp.signal() }
+            if now { continuation.resume() }
+        }
+    }
+
     // MARK: - Writer thread
+
+    private var prunes: Bool { retention.maxAge != nil || retention.maxCount != nil }
 
     private func run() {
         logger.debug("SQLite writer started", metadata: ["path": "\(path)"])
+        let interval = Self.nanoseconds(pruneInterval)
+        var lastPrune = DispatchTime.now().uptimeNanoseconds
+        /// Under load, batches and pruning chunks alternate.
+        var pruneTurn = false
         loop: while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let due = prunes && now &- lastPrune >= interval
+            if due { lastPrune = now }
             let step = state.withLock { state -> Step in
+                if due { state.pruneRequested = true }
+                if state.pruneRequested, state.accepting, state.queue.isEmpty || pruneTurn {
+                    return .prune
+                }
                 if state.queue.isEmpty {
                     guard state.accepting else { return .exit }
                     state.writerSleeping = true
@@ -201,8 +262,31 @@ final class GroupCommitWriter: Sendable {
                 return .commit(Array(state.queue.prefix(maxBatchSize)))
             }
             switch step {
-            case .commit(let batch): commit(batch)
-            case .sleep: wakeUp.wait()
+            case .commit(let batch):
+                commit(batch)
+                pruneTurn = true
+            case .prune:
+                pruneTurn = false
+                if !pruneChunkOfChanges() {
+                    let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                        state.pruneRequested = false
+                        defer { state.pruneWaiters = [] }
+                        return state.pruneWaiters
+                    }
+                    for waiter in waiters { waiter.resume() }
+                }
+            case .sleep:
+                guard prunes else {
+                    wakeUp.wait()
+                    continue
+                }
+                let remaining = interval &- min(interval, DispatchTime.now().uptimeNanoseconds &- lastPrune)
+                if wakeUp.wait(timeout: .now() + .nanoseconds(Int(clamping: remaining))) == .timedOut {
+                    // Nobody signalled: take the flag back (if somebody cleared
+                    // it meanwhile, their signal is pending and the next wait
+                    // returns at once; harmless).
+                    state.withLock { $0.writerSleeping = false }
+                }
             case .exit: break loop
             }
         }
@@ -211,13 +295,77 @@ final class GroupCommitWriter: Sendable {
         } catch {
             logger.error("could not close the SQLite database cleanly", metadata: ["path": "\(path)", "error": "\(error)"])
         }
+        afterClose()
+        changeFeed.close()
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.finished = true
-            defer { state.closeWaiters = [] }
-            return state.closeWaiters
+            defer {
+                state.closeWaiters = []
+                state.pruneWaiters = []
+            }
+            return state.closeWaiters + state.pruneWaiters
         }
         logger.debug("SQLite writer stopped", metadata: ["path": "\(path)"])
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Column `index` of `row` as an integer; `nil` for NULL or another type (never traps).
+    static func integer(_ row: Row, _ index: Int) -> Int64? {
+        let value: DatabaseValue = row[index]
+        return Int64.fromDatabaseValue(value)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? UInt64.max : whole &+ UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    /// One pruning transaction: deletes the oldest changes beyond retention
+    /// (older than `maxAge`, or beyond the newest `maxCount`), at most
+    /// ``pruneChunk`` of them, always a prefix of the log (so that every
+    /// change after the new oldest one is still there). Whether more may be
+    /// due. A failure is logged and ends the pass; the next one retries.
+    private func pruneChunkOfChanges() -> Bool {
+        let nowMilliseconds = SystemEventClock().now().instantTicks / (DateTimeOffset.ticksPerSecond / 1000)
+        let cutoff = retention.maxAge.map { nowMilliseconds &- Int64(clamping: Self.nanoseconds($0) / 1_000_000) }
+        let maxCount = retention.maxCount.map { Int64(max(0, $0)) }
+        do {
+            let (pruned, more) = try pool.writeWithoutTransaction { db -> (Int64, Bool) in
+                var result: (Int64, Bool) = (0, false)
+                try db.inTransaction(.immediate) {
+                    guard let bounds = try Row.fetchOne(db.cachedStatement(sql: SQLiteSchema.changeBoundsSQL)),
+                        let oldest = Self.integer(bounds, 0), let latest = Self.integer(bounds, 1)
+                    else { return .commit }  // an empty log
+                    let chunkEnd = oldest &+ Self.pruneChunk &- 1
+                    var cut = oldest - 1
+                    if let maxCount { cut = max(cut, latest &- maxCount) }
+                    if let cutoff, cut < chunkEnd {
+                        let rows = try Row.fetchCursor(db.cachedStatement(sql: SQLiteSchema.oldestChangesSQL), arguments: [Self.pruneChunk])
+                        while let row = try rows.next() {
+                            guard let cursor = Self.integer(row, 0), let committed = Self.integer(row, 1),
+                                cursor <= chunkEnd, committed < cutoff
+                            else { break }
+                            cut = max(cut, cursor)
+                        }
+                    }
+                    cut = min(cut, chunkEnd)
+                    guard cut >= oldest else { return .commit }
+                    try db.cachedStatement(sql: SQLiteSchema.pruneChangesSQL).execute(arguments: [cut])
+                    result = (cut - oldest + 1, cut == chunkEnd)
+                    return .commit
+                }
+                return result
+            }
+            if pruned > 0 {
+                logger.debug("pruned the change log", metadata: ["path": "\(path)", "changes": "\(pruned)"])
+            }
+            return more
+        } catch {
+            logger.error("could not prune the change log; retrying at the next interval", metadata: ["path": "\(path)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// One write transaction for the whole batch; every caller gets its own outcome.
@@ -257,6 +405,13 @@ final class GroupCommitWriter: Sendable {
             return
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds &- started
+        // Committed: watchers see the changes (in cursor order) before the writers hear back.
+        changeFeed.publish(applied.changes)
+        if applied.unreadableChange, let last = applied.lastCursor {
+            // A change the feed cannot carry: restart its window after the
+            // batch, so watchers read these changes from the log.
+            changeFeed.reset(latest: last)
+        }
         let creates = batch.count { $0.isCreate }
         state.withLock { state in
             state.statistics.batches += 1

@@ -14,9 +14,25 @@ import Synchronization
 ///
 /// Lifecycle: ``run()`` returns at graceful shutdown (or cancellation) and
 /// closes the store; every later call throws `unavailable`.
+///
+/// The change log: one global log (a Mutex-protected array) of the last
+/// ``changeRetention`` changes (default 100,000 and 7 days; pruned as changes
+/// are appended and read). A write appends its change while it still holds
+/// the lock of its record's shard (lock order: shard, then log, then the
+/// feed's; never the reverse), so cursor order is the order in which the
+/// changes were applied, and publishes it to ``changeFeed`` under the log's
+/// lock, so the feed sees cursor order too.
+///
+/// ``list(_:)`` cannot read every shard at one instant: its
+/// ``ListPage/cursor`` is the latest cursor read *before* the scan. A watch
+/// after it misses nothing, but a change made during the scan may be both in
+/// the page and delivered again by that watch (a duplicate, never a gap).
 public final class MemoryEventStore: EventStore {
     public let kind = "memory"
     public let capacity: Int
+    /// How much of the change log is kept.
+    public let changeRetention: ChangeRetention
+    public let changeFeed = ChangeFeed()
     private static let shardCount = 64
     private let shards: [Shard]
     /// Ids held (records and tombstones), checked against `capacity`.
@@ -40,9 +56,50 @@ public final class MemoryEventStore: EventStore {
         let state = Mutex(ShardState())
     }
 
-    public init(capacity: Int = 10_000_000) {
+    /// One change and when it was appended (age retention).
+    private struct LogEntry: Sendable {
+        let change: Change
+        let appended: ContinuousClock.Instant?
+    }
+
+    /// The retained changes, oldest first, with contiguous cursors: the
+    /// oldest is `latest - count + 1`. `entries[head...]` are retained; the
+    /// dropped prefix is compacted away once it is as long as the rest.
+    private struct LogState: Sendable {
+        var entries: [LogEntry] = []
+        var head = 0
+        var latest: UInt64 = 0
+
+        var count: Int { entries.count - head }
+
+        var bounds: ChangeLogBounds {
+            let latest = ChangeCursor(latest)
+            return ChangeLogBounds(earliestResumable: ChangeCursor(self.latest - UInt64(count)), latest: latest)
+        }
+
+        mutating func dropOldest(_ n: Int) {
+            head += n
+            if head >= 1024, head >= count {
+                entries.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    private let changeLog = Mutex(LogState())
+    private let maxChanges: Int?
+
+    /// Default retention of the memory store's change log: 7 days, 100,000 changes.
+    public static let defaultChangeRetention = ChangeRetention(maxAge: .seconds(7 * 24 * 3600), maxCount: 100_000)
+
+    /// - Parameter changeRetention: a `maxCount` below 1 keeps 1 change; `nil`
+    ///   keeps every change (memory grows with every write).
+    public init(capacity: Int = 10_000_000, changeRetention: ChangeRetention = MemoryEventStore.defaultChangeRetention) {
         self.capacity = capacity
+        self.changeRetention = changeRetention
+        self.maxChanges = changeRetention.maxCount.map { max(1, $0) }
         self.shards = (0..<Self.shardCount).map { _ in Shard() }
+        changeFeed.reset(latest: .zero)
     }
 
     private func shard(for id: String) -> Shard {
@@ -58,6 +115,7 @@ public final class MemoryEventStore: EventStore {
     public func run() async throws {
         try? await gracefulShutdown()
         closed.store(true, ordering: .releasing)
+        changeFeed.close()
     }
 
     private func checkOpen() throws(IdentityRiskError) {
@@ -100,6 +158,7 @@ public final class MemoryEventStore: EventStore {
             }
             shard.entries[event.id] = .record(event)
             shard.records += 1
+            appendChange(.created, event)
             return CreateOutcome(event: event, alreadyExisted: false)
         }
     }
@@ -113,11 +172,15 @@ public final class MemoryEventStore: EventStore {
     }
 
     /// Scans every record: fine for tests, not meant for millions.
+    ///
+    /// The page's cursor is the latest read before the scan (see the type's
+    /// documentation: a watch after it misses nothing, may repeat a change).
     public func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage {
         try checkOpen()
         guard (1...ListQuery.maxTop).contains(query.top) else {
             throw IdentityRiskError.invalid([FieldViolation(field: "top", description: "is \(query.top); allowed: 1 ... \(ListQuery.maxTop)")])
         }
+        let cursor = changeLog.withLock { ChangeCursor($0.latest) }
         let order = query.order
         var matching: [IdentityRiskEvent] = []
         for shard in shards {
@@ -133,10 +196,10 @@ public final class MemoryEventStore: EventStore {
             if ka != kb { return order.isDescending ? ka > kb : ka < kb }
             return a.id < b.id
         }
-        guard matching.count > query.top else { return ListPage(events: matching, next: nil) }
+        guard matching.count > query.top else { return ListPage(events: matching, next: nil, cursor: cursor) }
         let page = Array(matching.prefix(query.top))
         let last = page[page.count - 1]
-        return ListPage(events: page, next: ListCursor(sortKey: order.sortKey(last), id: last.id))
+        return ListPage(events: page, next: ListCursor(sortKey: order.sortKey(last), id: last.id), cursor: cursor)
     }
 
     /// Compare-and-swap under the shard lock. Stores `event` with version
@@ -152,6 +215,7 @@ public final class MemoryEventStore: EventStore {
             next.createdDateTime = stored.createdDateTime
             next.version = stored.version + 1
             shard.entries[event.id] = .record(next)
+            appendChange(.updated, next)
             return next
         }
     }
@@ -166,7 +230,61 @@ public final class MemoryEventStore: EventStore {
             }
             shard.entries[id] = .tombstone(stored.version)
             shard.records -= 1
+            appendChange(.deleted, stored)
             return stored.version
+        }
+    }
+
+    // MARK: - The change log
+
+    /// Most changes one ``changes(after:limit:)`` returns.
+    public static let maxChangesLimit = 10_000
+
+    /// Appends the change of `event` and publishes it. Called with the
+    /// record's shard lock held (lock order: shard, log, feed).
+    private func appendChange(_ kind: ChangeKind, _ event: IdentityRiskEvent) {
+        let appended = changeRetention.maxAge == nil ? nil : ContinuousClock.now
+        changeLog.withLock { log in
+            log.latest += 1
+            let change = Change(cursor: ChangeCursor(log.latest), kind: kind, event: event)
+            log.entries.append(LogEntry(change: change, appended: appended))
+            if let maxChanges, log.count > maxChanges { log.dropOldest(log.count - maxChanges) }
+            if let appended { prune(&log, now: appended) }
+            changeFeed.publish(CollectionOfOne(change))
+        }
+    }
+
+    /// Drops the changes older than `maxAge` (the oldest first: always a prefix).
+    private func prune(_ log: inout LogState, now: ContinuousClock.Instant) {
+        guard let maxAge = changeRetention.maxAge else { return }
+        var old = 0
+        while old < log.count, let appended = log.entries[log.head + old].appended, now - appended > maxAge { old += 1 }
+        if old > 0 { log.dropOldest(old) }
+    }
+
+    public func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] {
+        try checkOpen()
+        guard (1...Self.maxChangesLimit).contains(limit) else {
+            throw IdentityRiskError.invalid([FieldViolation(field: "limit", description: "is \(limit); allowed: 1 ... \(Self.maxChangesLimit)")])
+        }
+        let now = ContinuousClock.now
+        return try changeLog.withLock { (log) throws(IdentityRiskError) -> [Change] in
+            prune(&log, now: now)
+            let bounds = log.bounds
+            if cursor < bounds.earliestResumable { throw .cursorExpired(cursor, bounds: bounds) }
+            if cursor > bounds.latest { throw .cursorAhead(cursor, bounds: bounds) }
+            let first = log.head + Int(cursor.rawValue - bounds.earliestResumable.rawValue)
+            let end = first + min(limit, log.entries.count - first)
+            return log.entries[first..<end].map(\.change)
+        }
+    }
+
+    public func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds {
+        try checkOpen()
+        let now = ContinuousClock.now
+        return changeLog.withLock { log in
+            prune(&log, now: now)
+            return log.bounds
         }
     }
 

@@ -38,6 +38,32 @@ enum SQLiteBinding {
         return try binder.run(in: db, sql: SQLiteSchema.replaceSQL)
     }
 
+    /// Runs `statement` (``SQLiteSchema/insertChangeSQL``): appends the change
+    /// `kind` of `event` to the change log; the change's cursor.
+    static func insertChange(
+        _ kind: ChangeKind, of event: IdentityRiskEvent, committedAt: Int64, with statement: Statement, in db: Database
+    ) throws -> ChangeCursor {
+        var binder = Binder(statement)
+        try binder.integer(Int64(kind.wireNumber))
+        try binder.integer(committedAt)
+        for layout in SQLiteColumnLayout.all {
+            try binder.bind(event[layout.property], as: layout.property.kind)
+        }
+        try binder.bind(version: event.version)
+        return try binder.insertedCursor(in: db, sql: SQLiteSchema.insertChangeSQL)
+    }
+
+    /// Runs `statement` (``SQLiteSchema/insertDeleteChangeSQL``): appends the
+    /// delete of the stored record `id`, as stored, to the change log; the
+    /// change's cursor.
+    static func insertDeleteChange(of id: String, committedAt: Int64, with statement: Statement, in db: Database) throws -> ChangeCursor {
+        var binder = Binder(statement)
+        try binder.integer(Int64(ChangeKind.deleted.wireNumber))
+        try binder.integer(committedAt)
+        try binder.text(id)
+        return try binder.insertedCursor(in: db, sql: SQLiteSchema.insertDeleteChangeSQL)
+    }
+
     /// Runs `statement` (``SQLiteSchema/selectTombstoneSQL``) for `id`: whether
     /// the id is tombstoned.
     static func isTombstoned(_ id: String, with statement: Statement, in db: Database) throws -> Bool {
@@ -121,6 +147,18 @@ enum SQLiteBinding {
             default:
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
             }
+        }
+
+        /// Steps an insert of one change row; its rowid (the cursor).
+        func insertedCursor(in db: Database, sql: String) throws -> ChangeCursor {
+            guard try run(in: db, sql: sql) else {
+                throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the change log insert stored no row", sql: sql)
+            }
+            let rowid = sqlite3_last_insert_rowid(db.sqliteConnection)
+            guard rowid > 0 else {
+                throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the change log insert returned rowid \(rowid)", sql: sql)
+            }
+            return ChangeCursor(UInt64(rowid))
         }
 
         /// Steps the statement once; whether it changed a row.

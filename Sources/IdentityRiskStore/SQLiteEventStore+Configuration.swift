@@ -1,3 +1,5 @@
+public import IdentityRiskCore
+
 extension SQLiteEventStore {
     /// Tuning for the write queue and connections.
     public struct Configuration: Sendable, Hashable {
@@ -8,14 +10,37 @@ extension SQLiteEventStore {
         public var maxBatchSize: Int
         /// How long a write waits for a lock held by another process.
         public var busyTimeout: Duration
-        /// Concurrent reader connections for `get` and `list`.
+        /// Concurrent reader connections for `get`, `list` and the change log.
         public var maxReaders: Int
+        /// How much of the change log is kept (default 7 days, 1,000,000 changes).
+        public var changeRetention: ChangeRetention
+        /// How often the writer prunes the change log (when retention has a bound).
+        public var changePruneInterval: Duration
 
-        public init(maxQueuedWrites: Int = 8192, maxBatchSize: Int = 1024, busyTimeout: Duration = .seconds(5), maxReaders: Int = 4) {
+        public init(
+            maxQueuedWrites: Int = 8192, maxBatchSize: Int = 1024, busyTimeout: Duration = .seconds(5), maxReaders: Int = 4,
+            changeRetention: ChangeRetention = .default, changePruneInterval: Duration = .seconds(1)
+        ) {
             self.maxQueuedWrites = maxQueuedWrites
             self.maxBatchSize = maxBatchSize
             self.busyTimeout = busyTimeout
             self.maxReaders = maxReaders
+            self.changeRetention = changeRetention
+            self.changePruneInterval = changePruneInterval
+        }
+
+        /// What is wrong with the retention settings, if anything.
+        var changeRetentionProblem: String? {
+            if let maxCount = changeRetention.maxCount, maxCount < 1 {
+                return "changeRetention.maxCount must be at least 1, got \(maxCount)"
+            }
+            if let maxAge = changeRetention.maxAge, maxAge <= .zero {
+                return "changeRetention.maxAge must be positive, got \(maxAge)"
+            }
+            if changePruneInterval <= .zero {
+                return "changePruneInterval must be positive, got \(changePruneInterval)"
+            }
+            return nil
         }
     }
 

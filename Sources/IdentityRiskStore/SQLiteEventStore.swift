@@ -17,10 +17,22 @@ import ServiceLifecycle
 /// shutdown, then ``close()``s it: what is queued is committed and answered,
 /// later calls throw `unavailable`. ``close()`` may also be called directly.
 ///
-/// Schema `v2` (see `SQLiteSchema`): table `identity_risk_events`, datetimes as
+/// Schema `v3` (see `SQLiteSchema`): table `identity_risk_events`, datetimes as
 /// `<name>_ticks` (the instant, sort/filter key) plus offset, fraction digits and
 /// `Z` flag, so values read back exactly as written; a `version` per record;
-/// tombstones of deleted ids. Databases written by v1 are migrated at open.
+/// tombstones of deleted ids; the change log. Databases written by v1 and v2
+/// are migrated at open (a migrated database starts with an empty log).
+///
+/// The change log (Watch): every new record, replace and delete appends one
+/// row to table `changes` in its batch's transaction, so a change is in the
+/// log exactly when it is durable; its cursor (AUTOINCREMENT: never reused,
+/// not even after pruning) follows commit order. After the commit the writer
+/// publishes the batch's changes to ``changeFeed``, then answers the writers.
+/// ``list(_:)`` reads ``ListPage/cursor`` in the read transaction of the page,
+/// so the page reflects exactly the changes up to it. Retention
+/// (``Configuration/changeRetention``) prunes the oldest changes on the writer
+/// thread, in chunks, between batches.
+
 ///
 /// Indexed filters (each index ends in `created_ticks, id`, so a filter on its
 /// leading column with the default `createdDateTime` order reads one page
@@ -47,6 +59,7 @@ public final class SQLiteEventStore: EventStore {
     public let kind = "sqlite"
     public let path: String
     public let configuration: Configuration
+    public let changeFeed: ChangeFeed
     private let pool: DatabasePool
     private let writer: GroupCommitWriter
     private let logger: Logger
@@ -55,25 +68,44 @@ public final class SQLiteEventStore: EventStore {
     /// `path`, migrates it to the current schema and starts the writer.
     ///
     /// - Throws: ``IdentityRiskError`` `unavailable` naming `path` when the file
-    ///   cannot be opened or written, is not a database or has a newer schema;
-    ///   `invalidArgument` for a configuration value below 1.
+    ///   cannot be opened or written, is not a database or has a newer schema; `invalidArgument`
+    ///   for a configuration value below 1 (or a retention or prune interval
+    ///   that is not positive).
     public init(
         path: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "IdentityRiskStore.SQLiteEventStore")
     ) throws(IdentityRiskError) {
         for (name, value) in [("maxQueuedWrites", configuration.maxQueuedWrites), ("maxBatchSize", configuration.maxBatchSize), ("maxReaders", configuration.maxReaders)] where value < 1 {
             throw IdentityRiskError(code: .invalidArgument, message: "SQLiteEventStore.Configuration.\(name) must be at least 1, got \(value)", target: name)
         }
+        if let problem = configuration.changeRetentionProblem {
+            throw IdentityRiskError(code: .invalidArgument, message: "SQLiteEventStore.Configuration.\(problem)", target: "changeRetention")
+        }
         self.path = path
         self.configuration = configuration
         self.logger = logger
-        pool = try Self.openPool(path: path, configuration: configuration)
+        try Self.createDirectory(of: path)
+        let opened: DatabasePool
+        let latest: ChangeCursor
+        opened = try Self.openPool(path: path, configuration: configuration)
+        do throws(IdentityRiskError) {
+            latest = try Self.readBounds(pool: opened, path: path).latest
+        } catch {
+            try? opened.close()
+            throw error
+        }
+        pool = opened
+        changeFeed = ChangeFeed()
+        changeFeed.reset(latest: latest)
         writer = GroupCommitWriter(
             pool: pool, path: path,
             maxQueuedWrites: configuration.maxQueuedWrites, maxBatchSize: configuration.maxBatchSize,
+            changeFeed: changeFeed, retention: configuration.changeRetention, pruneInterval: configuration.changePruneInterval,
+            afterClose: {},
             logger: logger)
         writer.start()
         logger.info("opened SQLite event store", metadata: [
             "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "FULL", "journal_mode": "WAL",
+            "latest_change": "\(latest)",
         ])
     }
 
@@ -91,17 +123,23 @@ public final class SQLiteEventStore: EventStore {
     /// commit; fewer, larger ones cost less per record. Bounds the WAL to ~40 MiB.
     static let walAutocheckpointPages = 10_000
 
-    private static func openPool(path: String, configuration: Configuration) throws(IdentityRiskError) -> DatabasePool {
-        func unavailable(_ why: String) -> IdentityRiskError {
-            IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(why)")
-        }
+    /// Creates the parent directory of `path` if it is missing.
+    private static func createDirectory(of path: String) throws(IdentityRiskError) {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                throw unavailable("cannot create the directory '\(directory)': \(error.localizedDescription)")
+                throw IdentityRiskError(
+                    code: .unavailable,
+                    message: "cannot open the SQLite event store at '\(path)': cannot create the directory '\(directory)': \(error.localizedDescription)")
             }
+        }
+    }
+
+    private static func openPool(path: String, configuration: Configuration) throws(IdentityRiskError) -> DatabasePool {
+        func unavailable(_ why: String) -> IdentityRiskError {
+            IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(why)")
         }
         var config = GRDB.Configuration()
         config.label = "IdentityRisk.SQLiteEventStore"
@@ -117,28 +155,34 @@ public final class SQLiteEventStore: EventStore {
         do {
             let pool = try DatabasePool(path: path, configuration: config)
             let migrator = SQLiteSchema.migrator
-            try pool.writeWithoutTransaction { db in
-                // DatabasePool sets synchronous=NORMAL when it enables WAL, after
-                // prepareDatabase; the writer is the only connection that writes.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                // Every create touches 8 B-trees at scattered positions (and
-                // probes the small tombstone one); a
-                // page cache this size keeps their inner pages in memory
-                // (SQLite's default is 2 MiB). Allocated only as used.
-                try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walAutocheckpointPages)")
-                let applied = try migrator.appliedIdentifiers(db)
-                let unknown = applied.subtracting(migrator.migrations).sorted()
-                if !unknown.isEmpty {
-                    throw unavailable("its schema was written by a newer version (unknown migrations: \(unknown.joined(separator: ", "))); upgrade this program")
+            // Closed before the error is thrown, so that the caller can release the file lock.
+            do {
+                try pool.writeWithoutTransaction { db in
+                    // DatabasePool sets synchronous=NORMAL when it enables WAL, after
+                    // prepareDatabase; the writer is the only connection that writes.
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                    // Every create touches 8 B-trees at scattered positions (and
+                    // probes the small tombstone one); a
+                    // page cache this size keeps their inner pages in memory
+                    // (SQLite's default is 2 MiB). Allocated only as used.
+                    try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
+                    try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walAutocheckpointPages)")
+                    let applied = try migrator.appliedIdentifiers(db)
+                    let unknown = applied.subtracting(migrator.migrations).sorted()
+                    if !unknown.isEmpty {
+                        throw unavailable("its schema was written by a newer version (unknown migrations: \(unknown.joined(separator: ", "))); upgrade this program")
+                    }
+                    if applied.isEmpty, try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'") != 0 {
+                        throw unavailable("it is an SQLite database of another application (it has tables but no event store schema); refusing to modify it")
+                    }
+                    // Fails with SQLITE_READONLY when the file or directory is not writable.
+                    try db.execute(sql: "BEGIN IMMEDIATE; ROLLBACK")
                 }
-                if applied.isEmpty, try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'") != 0 {
-                    throw unavailable("it is an SQLite database of another application (it has tables but no event store schema); refusing to modify it")
-                }
-                // Fails with SQLITE_READONLY when the file or directory is not writable.
-                try db.execute(sql: "BEGIN IMMEDIATE; ROLLBACK")
+                try migrator.migrate(pool)
+            } catch {
+                try? pool.close()
+                throw error
             }
-            try migrator.migrate(pool)
             return pool
         } catch let error as IdentityRiskError {
             throw error
@@ -197,11 +241,102 @@ public final class SQLiteEventStore: EventStore {
             while let row = try rows.next() {
                 events.append(try SQLiteRowDecoder.decode(row))
             }
-            guard events.count > top else { return ListPage(events: events, next: nil) }
+            // The same read transaction (one WAL snapshot) as the page: the
+            // page reflects exactly the changes up to this cursor.
+            let cursor = try Self.bounds(db, path: self.path).latest
+            guard events.count > top else { return ListPage(events: events, next: nil, cursor: cursor) }
             events.removeLast(events.count - top)
             let last = events[events.count - 1]
-            return ListPage(events: events, next: ListCursor(sortKey: order.sortKey(last), id: last.id))
+            return ListPage(events: events, next: ListCursor(sortKey: order.sortKey(last), id: last.id), cursor: cursor)
         }
+    }
+
+    // MARK: - The change log
+
+    /// Most changes one ``changes(after:limit:)`` returns.
+    public static let maxChangesLimit = 10_000
+
+    /// Reads the `changes` table on a reader connection, in one read
+    /// transaction with the bounds it checks `cursor` against.
+    public func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] {
+        guard (1...Self.maxChangesLimit).contains(limit) else {
+            throw IdentityRiskError.invalid([FieldViolation(field: "limit", description: "is \(limit); allowed: 1 ... \(Self.maxChangesLimit)")])
+        }
+        guard let after = Int64(exactly: cursor.rawValue) else {
+            throw IdentityRiskError.cursorAhead(cursor, bounds: try await changeLogBounds())
+        }
+        let path = self.path
+        return try await read { db in
+            let bounds = try Self.bounds(db, path: path)
+            if cursor < bounds.earliestResumable { throw IdentityRiskError.cursorExpired(cursor, bounds: bounds) }
+            if cursor > bounds.latest { throw IdentityRiskError.cursorAhead(cursor, bounds: bounds) }
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: SQLiteSchema.selectChangesSQL), arguments: [after, limit])
+            var changes: [Change] = []
+            changes.reserveCapacity(min(limit, 256))
+            while let row = try rows.next() {
+                changes.append(try Self.decodeChange(row))
+            }
+            return changes
+        }
+    }
+
+    /// `earliestResumable`: just before the oldest retained change (the
+    /// latest when retention pruned everything); `latest`: the AUTOINCREMENT
+    /// high-water mark, which pruning never lowers.
+    public func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds {
+        let path = self.path
+        return try await read { db in try Self.bounds(db, path: path) }
+    }
+
+    /// Runs a retention pass now on the writer thread and returns once nothing
+    /// is beyond retention (for tests and tools; the writer also prunes every
+    /// ``Configuration/changePruneInterval``).
+    public func pruneChangesNow() async {
+        await writer.pruneNow()
+    }
+
+    private static func readBounds(pool: DatabasePool, path: String) throws(IdentityRiskError) -> ChangeLogBounds {
+        do {
+            return try pool.read { db in try bounds(db, path: path) }
+        } catch let error as IdentityRiskError {
+            throw error
+        } catch let error as DatabaseError {
+            throw IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(describe(error))")
+        } catch {
+            throw IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(error)")
+        }
+    }
+
+    private static func bounds(_ db: Database, path: String) throws -> ChangeLogBounds {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: SQLiteSchema.changeBoundsSQL)) else {
+            return ChangeLogBounds(earliestResumable: .zero, latest: .zero)
+        }
+        func cursor(_ index: Int) throws(IdentityRiskError) -> ChangeCursor? {
+            let value: DatabaseValue = row[index]
+            if value.isNull { return nil }
+            guard let raw = Int64.fromDatabaseValue(value), raw >= 0 else {
+                throw IdentityRiskError(code: .internal, message: "the change log of '\(path)' holds a cursor that is not a non-negative integer (\(value)); the database file may be damaged")
+            }
+            return ChangeCursor(UInt64(raw))
+        }
+        let oldest = try cursor(0)
+        let latest = max(try cursor(1) ?? .zero, oldest ?? .zero)
+        let earliest = oldest.map { ChangeCursor($0.rawValue - 1) } ?? latest
+        return ChangeLogBounds(earliestResumable: earliest, latest: latest)
+    }
+
+    /// A row of ``SQLiteSchema/selectChangesSQL``: the record's columns, then cursor and kind.
+    private static func decodeChange(_ row: Row) throws(IdentityRiskError) -> Change {
+        let event = try SQLiteRowDecoder.decode(row)
+        let cursorValue: DatabaseValue = row[SQLiteSchema.columns.count]
+        let kindValue: DatabaseValue = row[SQLiteSchema.columns.count + 1]
+        guard let cursor = Int64.fromDatabaseValue(cursorValue), cursor > 0 else {
+            throw IdentityRiskError(code: .internal, message: "a change of identityRiskEvent '\(event.id)' has no valid cursor (\(cursorValue)); the database file may be damaged")
+        }
+        guard let number = Int64.fromDatabaseValue(kindValue), let wire = UInt32(exactly: number), let kind = ChangeKind(wireNumber: wire) else {
+            throw IdentityRiskError(code: .internal, message: "change \(cursor) of identityRiskEvent '\(event.id)' has an unknown kind (\(kindValue)); the database file may be damaged")
+        }
+        return Change(cursor: ChangeCursor(UInt64(cursor)), kind: kind, event: event)
     }
 
     /// Queued like a create; the stored version must be `expectedVersion`

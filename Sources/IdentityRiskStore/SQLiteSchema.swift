@@ -29,6 +29,9 @@ import IdentityRiskCore
 /// `(id, version, deleted_ticks)`: one row per deleted id, with the version the
 /// record had and when it was deleted, so that the id is never created again.
 ///
+/// And (v3) the change log, table `changes` (see ``v3``): one row per create,
+/// update and delete with its cursor, kind, commit time and the record.
+///
 /// Which property is which column comes from ``SQLiteColumnLayout``; the
 /// column list, the insert and the update below are derived from it.
 enum SQLiteSchema {
@@ -43,11 +46,14 @@ enum SQLiteSchema {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
     /// The newest migration this code knows (logged when the store opens).
-    static let currentVersion = "v2"
+    static let currentVersion = "v3"
 
     /// Internal so that tests can build a database as version 1 wrote it.
     static let v1 = """
@@ -93,6 +99,36 @@ enum SQLiteSchema {
         """
 
     static let tombstones = "identity_risk_event_tombstones"
+
+    /// The change log (Watch): one row per create, update and delete, written
+    /// in the transaction of the change. `cursor` is AUTOINCREMENT so that a
+    /// cursor is never handed out twice, not even after retention pruned every
+    /// row (`sqlite_sequence` keeps the high-water mark); `kind` is the
+    /// ``ChangeKind/wireNumber``; `committed_at` the batch's commit time in
+    /// unix milliseconds (age retention). Then the record's columns exactly as
+    /// in the events table (``columns``, same types), so a change row is read
+    /// back with `SQLiteRowDecoder`; for a delete, the record as it was.
+    /// Appends only, pruned from the oldest end: no other index.
+    ///
+    /// The column list is derived from ``SQLiteColumnLayout`` as it is today; a
+    /// new property needs a new migration that adds its columns to both tables.
+    static let v3 = """
+        CREATE TABLE \(changes) (
+            cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind INTEGER NOT NULL,
+            committed_at INTEGER NOT NULL,
+            \(changeColumnDefinitions.joined(separator: ",\n    "))
+        ) STRICT;
+        """
+
+    static let changes = "changes"
+
+    /// `name TYPE [NOT NULL]` of the record columns of ``changes``.
+    static let changeColumnDefinitions: [String] = SQLiteColumnLayout.all.flatMap { layout -> [String] in
+        let type = layout.property.kind == .dateTime ? "INTEGER" : "TEXT"
+        let null = layout.property.isNullable ? "" : " NOT NULL"
+        return layout.columns.map { "\($0) \(type)\(null)" }
+    } + ["\(SQLiteColumnLayout.versionColumn) INTEGER NOT NULL"]
 
     // MARK: - Statements (derived from SQLiteColumnLayout)
 
@@ -141,4 +177,38 @@ enum SQLiteSchema {
     static let selectTombstoneSQL = "SELECT version FROM \(tombstones) WHERE id = ?"
 
     static let anyTombstoneSQL = "SELECT EXISTS (SELECT 1 FROM \(tombstones))"
+
+    // MARK: - The change log
+
+    /// Appends a change of a create or replace: binds kind, committed_at and
+    /// the record's ``columns``.
+    static let insertChangeSQL = """
+        INSERT INTO \(changes) (kind, committed_at, \(selectColumns))
+        VALUES (?, ?, \(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
+        """
+
+    /// Appends the change of a delete, copying the record's last content
+    /// (before the DELETE): binds kind, committed_at and the id. Copying the
+    /// row as stored keeps even a damaged record's delete in the log.
+    static let insertDeleteChangeSQL = """
+        INSERT INTO \(changes) (kind, committed_at, \(selectColumns))
+        SELECT ?, ?, \(selectColumns) FROM \(table) WHERE id = ?
+        """
+
+    /// A change row: the record's ``columns`` first (for `SQLiteRowDecoder`),
+    /// then `cursor` and `kind`.
+    static let selectChangesSQL = """
+        SELECT \(selectColumns), cursor, kind FROM \(changes) WHERE cursor > ? ORDER BY cursor LIMIT ?
+        """
+
+    /// The oldest retained cursor (NULL when the log is empty) and the
+    /// AUTOINCREMENT high-water mark (NULL before the first change).
+    static let changeBoundsSQL = """
+        SELECT (SELECT min(cursor) FROM \(changes)), (SELECT seq FROM sqlite_sequence WHERE name = '\(changes)')
+        """
+
+    /// The oldest changes, for age pruning: walked until the first one young enough.
+    static let oldestChangesSQL = "SELECT cursor, committed_at FROM \(changes) ORDER BY cursor LIMIT ?"
+
+    static let pruneChangesSQL = "DELETE FROM \(changes) WHERE cursor <= ?"
 }

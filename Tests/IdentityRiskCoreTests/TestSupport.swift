@@ -162,6 +162,16 @@ final class TestEventStore: EventStore {
         return try result.get()
     }
 
+    // No change log: the use-case tests here do not watch. An empty log that
+    // never advances (the feed is never published to).
+    let changeFeed = ChangeFeed()
+
+    func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] { [] }
+
+    func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds {
+        ChangeLogBounds(earliestResumable: .zero, latest: .zero)
+    }
+
     func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
         let result: Result<UInt64, IdentityRiskError> = state.withLock { state in
             guard let current = state.events[id] else { return .failure(.notFound(id: id)) }

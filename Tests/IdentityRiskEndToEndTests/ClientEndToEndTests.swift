@@ -200,4 +200,9 @@ final class SlowStore: EventStore {
     func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
         try await inner.delete(id: id, expectedVersion: expectedVersion)
     }
+    var changeFeed: ChangeFeed { inner.changeFeed }
+    func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] {
+        try await inner.changes(after: cursor, limit: limit)
+    }
+    func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds { try await inner.changeLogBounds() }
 }

@@ -34,6 +34,11 @@ final class GatedStore: EventStore {
     func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 {
         try await inner.delete(id: id, expectedVersion: expectedVersion)
     }
+    var changeFeed: ChangeFeed { inner.changeFeed }
+    func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] {
+        try await inner.changes(after: cursor, limit: limit)
+    }
+    func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds { try await inner.changeLogBounds() }
 
     func release() {
         let waiting = gate.withLock { gate in

@@ -25,6 +25,16 @@ struct OneRecordStore: EventStore {
     func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent { event }
 
     func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 { record.version }
+
+    // No change log: the codec tests do not watch (an empty log, never published to).
+    var changeFeed: ChangeFeed { Self.feed }
+    private static let feed = ChangeFeed()
+
+    func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] { [] }
+
+    func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds {
+        ChangeLogBounds(earliestResumable: .zero, latest: .zero)
+    }
 }
 
 @Suite("Update and delete codecs")

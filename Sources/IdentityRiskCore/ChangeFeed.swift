@@ -1,0 +1,153 @@
+import Synchronization
+
+/// A store's committed changes, as they commit: a bounded window of the most
+/// recent ones in memory, and a wake-up for watchers that are caught up.
+///
+/// The store calls ``reset(latest:)`` once when it opens, then ``publish(_:)``
+/// after each commit (from its writer, in cursor order). Watchers read the
+/// window with ``recent(after:limit:)``; a watcher behind the window (`nil`)
+/// reads the store's log instead (``EventStore/changes(after:limit:)``), so a
+/// change missing here is only slower to arrive, never lost. Memory: at most
+/// ``capacity`` changes.
+public final class ChangeFeed: Sendable {
+    public let capacity: Int
+
+    private struct Waiter {
+        let after: ChangeCursor
+        let continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private struct State {
+        /// The window, oldest first, in cursor order; a ring of `capacity` slots.
+        var ring: [Change] = []
+        var head = 0
+        /// The window covers every change after `floor` (up to `latest`).
+        var floor = ChangeCursor.zero
+        var latest = ChangeCursor.zero
+        var waiters: [UInt64: Waiter] = [:]
+        var nextWaiter: UInt64 = 0
+        var closed = false
+
+        func element(_ index: Int, capacity: Int) -> Change {
+            ring[(head + index) % capacity]
+        }
+    }
+
+    private let state: Mutex<State>
+
+    public init(capacity: Int = 16_384) {
+        precondition(capacity > 0, "a change feed holds at least one change")
+        self.capacity = capacity
+        self.state = Mutex(State())
+    }
+
+    /// The store opened with `latest` as its last committed change: the
+    /// window starts empty there.
+    public func reset(latest: ChangeCursor) {
+        state.withLock { state in
+            state.ring.removeAll(keepingCapacity: true)
+            state.head = 0
+            state.floor = latest
+            state.latest = latest
+        }
+    }
+
+    /// The cursor of the last published change.
+    public var latest: ChangeCursor { state.withLock { $0.latest } }
+
+    /// Committed changes, in cursor order, each later than every one before.
+    public func publish(_ changes: some Collection<Change>) {
+        guard !changes.isEmpty else { return }
+        let woken = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            for change in changes {
+                precondition(change.cursor > state.latest, "changes are published in cursor order")
+                if state.ring.count < capacity {
+                    state.ring.append(change)
+                } else {
+                    state.floor = state.ring[state.head].cursor
+                    state.ring[state.head] = change
+                    state.head = (state.head + 1) % capacity
+                }
+                state.latest = change.cursor
+            }
+            var woken: [CheckedContinuation<Bool, Never>] = []
+            for (id, waiter) in state.waiters where waiter.after < state.latest {
+                woken.append(waiter.continuation)
+                state.waiters[id] = nil
+            }
+            return woken
+        }
+        for continuation in woken { continuation.resume(returning: true) }
+    }
+
+    /// Changes after `cursor`, oldest first, at most `limit`; empty when
+    /// `cursor` is the latest; `nil` when the window no longer reaches back to
+    /// `cursor` (read the store's log).
+    public func recent(after cursor: ChangeCursor, limit: Int) -> [Change]? {
+        state.withLock { state -> [Change]? in
+            guard cursor >= state.floor else { return nil }
+            guard cursor < state.latest else { return [] }
+            // Binary search for the first change later than `cursor`.
+            var low = 0
+            var high = state.ring.count
+            while low < high {
+                let middle = (low + high) / 2
+                if state.element(middle, capacity: capacity).cursor <= cursor { low = middle + 1 } else { high = middle }
+            }
+            let end = min(state.ring.count, low + limit)
+            var out: [Change] = []
+            out.reserveCapacity(end - low)
+            for index in low..<end { out.append(state.element(index, capacity: capacity)) }
+            return out
+        }
+    }
+
+    /// Waits until a change later than `cursor` is published (`true`), or
+    /// `timeout` passes, the task is cancelled or the feed closes (`false`).
+    public func waitForChange(after cursor: ChangeCursor, timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.waitForChange(after: cursor) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func waitForChange(after cursor: ChangeCursor) async -> Bool {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let resumeNow: Bool? = state.withLock { state in
+                    if state.closed || Task.isCancelled { return false }
+                    if state.latest > cursor { return true }
+                    state.waiters[id] = Waiter(after: cursor, continuation: continuation)
+                    return nil
+                }
+                if let resumeNow { continuation.resume(returning: resumeNow) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(returning: false)
+        }
+    }
+
+    /// The store closed: wakes every waiter (`false`) and refuses new waits.
+    public func close() {
+        let waiters = state.withLock { state -> [Waiter] in
+            state.closed = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.continuation.resume(returning: false) }
+    }
+
+    /// Watchers waiting for a change right now.
+    public var waiting: Int { state.withLock { $0.waiters.count } }
+}
