@@ -547,6 +547,96 @@ void   identityrisk__v1__delete_response__free_unpacked
   assert(message->base.descriptor == &identityrisk__v1__delete_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   identityrisk__v1__watch_request__init
+                     (Identityrisk__V1__WatchRequest         *message)
+{
+  static const Identityrisk__V1__WatchRequest init_value = IDENTITYRISK__V1__WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__watch_request__get_packed_size
+                     (const Identityrisk__V1__WatchRequest *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__watch_request__pack
+                     (const Identityrisk__V1__WatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__watch_request__pack_to_buffer
+                     (const Identityrisk__V1__WatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__WatchRequest *
+       identityrisk__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__WatchRequest *)
+     protobuf_c_message_unpack (&identityrisk__v1__watch_request__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__watch_request__free_unpacked
+                     (Identityrisk__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identityrisk__v1__watch_response__init
+                     (Identityrisk__V1__WatchResponse         *message)
+{
+  static const Identityrisk__V1__WatchResponse init_value = IDENTITYRISK__V1__WATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__watch_response__get_packed_size
+                     (const Identityrisk__V1__WatchResponse *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__watch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__watch_response__pack
+                     (const Identityrisk__V1__WatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__watch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__watch_response__pack_to_buffer
+                     (const Identityrisk__V1__WatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__watch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__WatchResponse *
+       identityrisk__v1__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__WatchResponse *)
+     protobuf_c_message_unpack (&identityrisk__v1__watch_response__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__watch_response__free_unpacked
+                     (Identityrisk__V1__WatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__watch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   identityrisk__v1__health_request__init
                      (Identityrisk__V1__HealthRequest         *message)
 {
@@ -1362,7 +1452,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__list_request__descriptor =
   (ProtobufCMessageInit) identityrisk__v1__list_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__list_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor identityrisk__v1__list_response__field_descriptors[3] =
 {
   {
     "events",
@@ -1388,15 +1478,28 @@ static const ProtobufCFieldDescriptor identityrisk__v1__list_response__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cursor",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__ListResponse, cursor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__list_response__field_indices_by_name[] = {
+  2,   /* field[2] = cursor */
   0,   /* field[0] = events */
   1,   /* field[1] = next_page_token */
 };
 static const ProtobufCIntRange identityrisk__v1__list_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__list_response__descriptor =
 {
@@ -1406,7 +1509,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__list_response__descriptor =
   "Identityrisk__V1__ListResponse",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__ListResponse),
-  2,
+  3,
   identityrisk__v1__list_response__field_descriptors,
   identityrisk__v1__list_response__field_indices_by_name,
   1,  identityrisk__v1__list_response__number_ranges,
@@ -1615,6 +1718,134 @@ const ProtobufCMessageDescriptor identityrisk__v1__delete_response__descriptor =
   identityrisk__v1__delete_response__field_indices_by_name,
   1,  identityrisk__v1__delete_response__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__delete_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__watch_request__field_descriptors[3] =
+{
+  {
+    "filter",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__WatchRequest, filter),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__WatchRequest, start),
+    &identityrisk__v1__watch_start__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_cursor",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__WatchRequest, after_cursor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__watch_request__field_indices_by_name[] = {
+  2,   /* field[2] = after_cursor */
+  0,   /* field[0] = filter */
+  1,   /* field[1] = start */
+};
+static const ProtobufCIntRange identityrisk__v1__watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.WatchRequest",
+  "WatchRequest",
+  "Identityrisk__V1__WatchRequest",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__WatchRequest),
+  3,
+  identityrisk__v1__watch_request__field_descriptors,
+  identityrisk__v1__watch_request__field_indices_by_name,
+  1,  identityrisk__v1__watch_request__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__watch_response__field_descriptors[3] =
+{
+  {
+    "cursor",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__WatchResponse, cursor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__WatchResponse, kind),
+    &identityrisk__v1__change_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__WatchResponse, event),
+    &identityrisk__v1__identity_risk_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__watch_response__field_indices_by_name[] = {
+  0,   /* field[0] = cursor */
+  2,   /* field[2] = event */
+  1,   /* field[1] = kind */
+};
+static const ProtobufCIntRange identityrisk__v1__watch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__watch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.WatchResponse",
+  "WatchResponse",
+  "Identityrisk__V1__WatchResponse",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__WatchResponse),
+  3,
+  identityrisk__v1__watch_response__field_descriptors,
+  identityrisk__v1__watch_response__field_indices_by_name,
+  1,  identityrisk__v1__watch_response__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__watch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define identityrisk__v1__health_request__field_descriptors NULL
@@ -1870,7 +2101,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__field_violation__descriptor =
   (ProtobufCMessageInit) identityrisk__v1__field_violation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__status__field_descriptors[6] =
+static const ProtobufCFieldDescriptor identityrisk__v1__status__field_descriptors[7] =
 {
   {
     "code",
@@ -1944,11 +2175,24 @@ static const ProtobufCFieldDescriptor identityrisk__v1__status__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resume_cursor",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__Status, resume_cursor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__status__field_indices_by_name[] = {
   0,   /* field[0] = code */
   4,   /* field[4] = inner_code */
   1,   /* field[1] = message */
+  6,   /* field[6] = resume_cursor */
   5,   /* field[5] = retry_after_ms */
   2,   /* field[2] = target */
   3,   /* field[3] = violations */
@@ -1956,7 +2200,7 @@ static const unsigned identityrisk__v1__status__field_indices_by_name[] = {
 static const ProtobufCIntRange identityrisk__v1__status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__status__descriptor =
 {
@@ -1966,14 +2210,14 @@ const ProtobufCMessageDescriptor identityrisk__v1__status__descriptor =
   "Identityrisk__V1__Status",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Status),
-  6,
+  7,
   identityrisk__v1__status__field_descriptors,
   identityrisk__v1__status__field_indices_by_name,
   1,  identityrisk__v1__status__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descriptors[10] =
 {
   {
     "call_id",
@@ -2083,6 +2327,18 @@ static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "watch",
+    64,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Request, method_case),
+    offsetof(Identityrisk__V1__Request, watch),
+    &identityrisk__v1__watch_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__request__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
@@ -2094,12 +2350,14 @@ static const unsigned identityrisk__v1__request__field_indices_by_name[] = {
   4,   /* field[4] = list */
   1,   /* field[1] = timeout_ms */
   7,   /* field[7] = update */
+  9,   /* field[9] = watch */
 };
-static const ProtobufCIntRange identityrisk__v1__request__number_ranges[2 + 1] =
+static const ProtobufCIntRange identityrisk__v1__request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 16, 2 },
-  { 0, 9 }
+  { 64, 9 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__request__descriptor =
 {
@@ -2109,14 +2367,14 @@ const ProtobufCMessageDescriptor identityrisk__v1__request__descriptor =
   "Identityrisk__V1__Request",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Request),
-  9,
+  10,
   identityrisk__v1__request__field_descriptors,
   identityrisk__v1__request__field_indices_by_name,
-  2,  identityrisk__v1__request__number_ranges,
+  3,  identityrisk__v1__request__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descriptors[9] =
 {
   {
     "call_id",
@@ -2214,6 +2472,18 @@ static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descript
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "watch",
+    64,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Response, result_case),
+    offsetof(Identityrisk__V1__Response, watch),
+    &identityrisk__v1__watch_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__response__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
@@ -2224,13 +2494,15 @@ static const unsigned identityrisk__v1__response__field_indices_by_name[] = {
   4,   /* field[4] = list */
   1,   /* field[1] = status */
   6,   /* field[6] = update */
+  8,   /* field[8] = watch */
 };
-static const ProtobufCIntRange identityrisk__v1__response__number_ranges[3 + 1] =
+static const ProtobufCIntRange identityrisk__v1__response__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 16, 2 },
   { 21, 6 },
-  { 0, 8 }
+  { 64, 8 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__response__descriptor =
 {
@@ -2240,10 +2512,10 @@ const ProtobufCMessageDescriptor identityrisk__v1__response__descriptor =
   "Identityrisk__V1__Response",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Response),
-  8,
+  9,
   identityrisk__v1__response__field_descriptors,
   identityrisk__v1__response__field_indices_by_name,
-  3,  identityrisk__v1__response__number_ranges,
+  4,  identityrisk__v1__response__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2359,6 +2631,72 @@ const ProtobufCEnumDescriptor identityrisk__v1__order_by__descriptor =
   identityrisk__v1__order_by__enum_values_by_name,
   1,
   identityrisk__v1__order_by__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue identityrisk__v1__change_kind__enum_values_by_number[5] =
+{
+  { "CHANGE_KIND_UNSPECIFIED", "IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED", 0 },
+  { "CHANGE_KIND_CREATED", "IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_CREATED", 1 },
+  { "CHANGE_KIND_UPDATED", "IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_UPDATED", 2 },
+  { "CHANGE_KIND_DELETED", "IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_DELETED", 3 },
+  { "CHANGE_KIND_BOOKMARK", "IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_BOOKMARK", 4 },
+};
+static const ProtobufCIntRange identityrisk__v1__change_kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex identityrisk__v1__change_kind__enum_values_by_name[5] =
+{
+  { "CHANGE_KIND_BOOKMARK", 4 },
+  { "CHANGE_KIND_CREATED", 1 },
+  { "CHANGE_KIND_DELETED", 3 },
+  { "CHANGE_KIND_UNSPECIFIED", 0 },
+  { "CHANGE_KIND_UPDATED", 2 },
+};
+const ProtobufCEnumDescriptor identityrisk__v1__change_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.ChangeKind",
+  "ChangeKind",
+  "Identityrisk__V1__ChangeKind",
+  "identityrisk.v1",
+  5,
+  identityrisk__v1__change_kind__enum_values_by_number,
+  5,
+  identityrisk__v1__change_kind__enum_values_by_name,
+  1,
+  identityrisk__v1__change_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue identityrisk__v1__watch_start__enum_values_by_number[4] =
+{
+  { "WATCH_START_UNSPECIFIED", "IDENTITYRISK__V1__WATCH_START__WATCH_START_UNSPECIFIED", 0 },
+  { "WATCH_START_AFTER_CURSOR", "IDENTITYRISK__V1__WATCH_START__WATCH_START_AFTER_CURSOR", 1 },
+  { "WATCH_START_NOW", "IDENTITYRISK__V1__WATCH_START__WATCH_START_NOW", 2 },
+  { "WATCH_START_OLDEST", "IDENTITYRISK__V1__WATCH_START__WATCH_START_OLDEST", 3 },
+};
+static const ProtobufCIntRange identityrisk__v1__watch_start__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex identityrisk__v1__watch_start__enum_values_by_name[4] =
+{
+  { "WATCH_START_AFTER_CURSOR", 1 },
+  { "WATCH_START_NOW", 2 },
+  { "WATCH_START_OLDEST", 3 },
+  { "WATCH_START_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor identityrisk__v1__watch_start__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.WatchStart",
+  "WatchStart",
+  "Identityrisk__V1__WatchStart",
+  "identityrisk.v1",
+  4,
+  identityrisk__v1__watch_start__enum_values_by_number,
+  4,
+  identityrisk__v1__watch_start__enum_values_by_name,
+  1,
+  identityrisk__v1__watch_start__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue identityrisk__v1__status_code__enum_values_by_number[13] =

@@ -148,6 +148,9 @@ public final class ChangeFeed: Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
 
+    /// Whether ``close()`` was called (the store closed).
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Watchers waiting for a change right now.
     public var waiting: Int { state.withLock { $0.waiters.count } }
 }

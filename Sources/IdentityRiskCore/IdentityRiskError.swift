@@ -87,6 +87,8 @@ public struct IdentityRiskError: Error, Sendable, Hashable, CustomStringConverti
     public var innerCode: String?
     /// With `resourceExhausted` / `unavailable`: when a retry may succeed.
     public var retryAfterMilliseconds: UInt32?
+    /// A stream's final error: the last cursor the stream delivered, to resume after.
+    public var resumeCursor: ChangeCursor?
 
     public init(
         code: Code,
@@ -94,7 +96,8 @@ public struct IdentityRiskError: Error, Sendable, Hashable, CustomStringConverti
         target: String? = nil,
         violations: [FieldViolation] = [],
         innerCode: String? = nil,
-        retryAfterMilliseconds: UInt32? = nil
+        retryAfterMilliseconds: UInt32? = nil,
+        resumeCursor: ChangeCursor? = nil
     ) {
         self.code = code
         self.message = message
@@ -102,6 +105,14 @@ public struct IdentityRiskError: Error, Sendable, Hashable, CustomStringConverti
         self.violations = violations
         self.innerCode = innerCode
         self.retryAfterMilliseconds = retryAfterMilliseconds
+        self.resumeCursor = resumeCursor
+    }
+
+    /// This error, as a stream's final status after `cursor`.
+    public func resuming(after cursor: ChangeCursor?) -> IdentityRiskError {
+        var copy = self
+        copy.resumeCursor = cursor
+        return copy
     }
 
     /// An invalid-argument error listing `violations`; the message and target come

@@ -26,10 +26,14 @@ public struct ListEvents: Sendable {
         public var events: [IdentityRiskEvent]
         /// Empty on the last page.
         public var nextPageToken: String
+        /// The change-log cursor the page is consistent with (``ListPage/cursor``):
+        /// watch after it to follow on.
+        public var cursor: ChangeCursor
 
-        public init(events: [IdentityRiskEvent], nextPageToken: String) {
+        public init(events: [IdentityRiskEvent], nextPageToken: String, cursor: ChangeCursor = .zero) {
             self.events = events
             self.nextPageToken = nextPageToken
+            self.cursor = cursor
         }
     }
 
@@ -37,7 +41,7 @@ public struct ListEvents: Sendable {
         let query = try Self.query(for: request)
         let page = try await store.list(query)
         let token = page.next.map { PageToken(order: request.order, filter: request.filter, cursor: $0).encoded } ?? ""
-        return Response(events: page.events, nextPageToken: token)
+        return Response(events: page.events, nextPageToken: token, cursor: page.cursor)
     }
 
     /// Parses and checks a request into a store query.

@@ -12,10 +12,17 @@ public protocol RPCMethod: Sendable {
     /// before the answer came (the first attempt may or may not have run).
     /// Default: reads are, writes are not.
     static func isSafeToRetry(_ request: Request) -> Bool
+
+    /// A server-streaming method whose messages carry a resume point: the
+    /// position `message` leaves the stream at. The transport puts the last
+    /// one in a stream's final status when it ends the stream itself (deadline,
+    /// slow reader, shutdown). Default: `nil`.
+    static func streamPosition(of message: Response) -> ChangeCursor?
 }
 
 extension RPCMethod {
     public static func isSafeToRetry(_ request: Request) -> Bool { descriptor.permission == .read }
+    public static func streamPosition(of message: Response) -> ChangeCursor? { nil }
 }
 
 /// The methods of `identityrisk.v1` (PROTOCOL.md §5). Cancel is not a method:
@@ -70,12 +77,22 @@ public enum IdentityRiskMethods {
         public static let descriptor = MethodDescriptor(number: 22, name: "delete", shape: .unary, permission: .readWrite)
     }
 
+    /// The change stream (no Graph equivalent; compare etcd's and Kubernetes' watch):
+    /// server-streaming, the first of its shape. Messages: changes and bookmarks.
+    public enum Watch: RPCMethod {
+        public typealias Request = WatchChanges.Request
+        public typealias Response = WatchChanges.Message
+        public static let descriptor = MethodDescriptor(number: 64, name: "watch", shape: .serverStreaming, permission: .read)
+
+        public static func streamPosition(of message: WatchChanges.Message) -> ChangeCursor? { message.cursor }
+    }
+
     /// Every method, in field-number order: the one table.
-    public static let all: [any RPCMethod.Type] = [Create.self, Get.self, List.self, Health.self, Update.self, Delete.self]
+    public static let all: [any RPCMethod.Type] = [Create.self, Get.self, List.self, Health.self, Update.self, Delete.self, Watch.self]
 
     public static let descriptors: [MethodDescriptor] = all.map { $0.descriptor }
 
-    /// `create, get, list, health, update, delete`, for error messages.
+    /// `create, get, list, health, update, delete, watch`, for error messages.
     public static let names = descriptors.map(\.name).joined(separator: ", ")
 
     /// The descriptor with wire number `number`.

@@ -6,7 +6,8 @@ public import IdentityRiskCore
 /// Create keeps the fast path: validated and handed to the store's completion
 /// form on the caller's thread (the memory store answers inline, SQLite from
 /// its writer thread after the group commit), with no task. Get, list, update
-/// and delete run in a task that the call's cancellation cancels.
+/// and delete run in a task that the call's cancellation cancels; so does each
+/// watch stream (``WatchChanges``).
 public struct IdentityRiskService: Sendable {
     public let router: RPCRouter
 
@@ -14,6 +15,7 @@ public struct IdentityRiskService: Sendable {
         store: any EventStore,
         clock: any EventClock = SystemEventClock(),
         validator: EventValidator = EventValidator(),
+        watchBookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval,
         health: @escaping @Sendable () -> HealthStatus
     ) {
         let createEvent = CreateEvent(store: store, validator: validator, clock: clock)
@@ -21,6 +23,7 @@ public struct IdentityRiskService: Sendable {
         let listEvents = ListEvents(store: store)
         let updateEvent = UpdateEvent(store: store, validator: validator)
         let deleteEvent = DeleteEvent(store: store)
+        let watchChanges = WatchChanges(store: store, bookmarkInterval: watchBookmarkInterval)
         var router = RPCRouter()
         router.register(IdentityRiskMethods.Create.self) { draft, _, writer in
             createEvent(draft) { writer.respond($0) }
@@ -40,6 +43,24 @@ public struct IdentityRiskService: Sendable {
         router.registerUnary(IdentityRiskMethods.Delete.self) { request, _ throws(IdentityRiskError) in
             try await deleteEvent(request)
         }
+        router.register(IdentityRiskMethods.Watch.self) { request, _, writer in
+            let task = Task {
+                do throws(IdentityRiskError) {
+                    let plan = try await watchChanges.begin(request)
+                    try await watchChanges.run(plan) { writer.write($0) }
+                    // The call is over: cancelled by its client (or ended by the
+                    // transport, which then already finished it: this is ignored).
+                    writer.finish(error: .streamCancelled)
+                } catch {
+                    writer.finish(error: error)
+                }
+            }
+            writer.onCancel { task.cancel() }
+        }
         self.router = router
     }
+}
+
+extension IdentityRiskError {
+    static let streamCancelled = IdentityRiskError(code: .cancelled, message: "the stream was cancelled by its client")
 }

@@ -26,6 +26,7 @@ enum StatusCodec {
             s.pointee.target = arena.cString(error.target)
             s.pointee.inner_code = arena.cString(error.innerCode)
             s.pointee.retry_after_ms = error.retryAfterMilliseconds ?? 0
+            s.pointee.resume_cursor = error.resumeCursor?.rawValue ?? 0
             let count = error.violations.count
             s.pointee.n_violations = count
             if count > 0 {
@@ -63,7 +64,8 @@ enum StatusCodec {
             target: text(v.target),
             violations: violations,
             innerCode: text(v.inner_code),
-            retryAfterMilliseconds: v.retry_after_ms == 0 ? nil : v.retry_after_ms
+            retryAfterMilliseconds: v.retry_after_ms == 0 ? nil : v.retry_after_ms,
+            resumeCursor: v.resume_cursor == 0 ? nil : ChangeCursor(v.resume_cursor)
         )
     }
 }

@@ -47,6 +47,7 @@ extension IdentityRiskMethods.List: WireMethod {
             }
             l.pointee.events = events
             l.pointee.next_page_token = arena.cString(response.nextPageToken)
+            l.pointee.cursor = response.cursor.rawValue
         }
     }
 
@@ -70,7 +71,7 @@ extension IdentityRiskMethods.List: WireMethod {
             events.append(try EventCodec.event(from: e))
         }
         let token = l.next_page_token.map { String(cString: $0) } ?? ""
-        return ListEvents.Response(events: events, nextPageToken: token)
+        return ListEvents.Response(events: events, nextPageToken: token, cursor: ChangeCursor(l.cursor))
     }
 
     public static func encodingProblem(_ request: ListEvents.Request) -> IdentityRiskError? {

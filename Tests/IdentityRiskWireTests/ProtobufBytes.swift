@@ -84,9 +84,11 @@ struct ProtobufBytes {
 enum ProtoField {
     enum Request {
         static let callID = 1, timeoutMs = 2, create = 16, get = 17, list = 18, health = 19, cancel = 20, update = 21, delete = 22
+        static let watch = 64
     }
     enum Response {
         static let callID = 1, status = 2, create = 16, get = 17, list = 18, health = 19, update = 21, delete = 22
+        static let watch = 64
     }
     enum Status {
         static let code = 1, message = 2, retryAfterMs = 6
@@ -108,6 +110,12 @@ enum ProtoField {
     }
     enum DeleteRequest {
         static let id = 1, ifMatch = 2
+    }
+    enum WatchRequest {
+        static let filter = 1, start = 2, afterCursor = 3
+    }
+    enum WatchResponse {
+        static let cursor = 1, kind = 2, event = 3
     }
     enum Event {
         static let id = 1, userDisplayName = 2, userPrincipalName = 3, riskEventDateTime = 4, riskEventType = 5

@@ -96,13 +96,15 @@ struct ProtocolExampleTests {
 
     @Test("§8 lists create, update and delete, each with its answer")
     func documentedLabels() throws {
-        #expect(try Self.documentedFrames().map(\.label) == ["create", "answer", "update", "answer", "delete", "answer"])
+        #expect(try Self.documentedFrames().map(\.label) == [
+            "create", "answer", "update", "answer", "delete", "answer", "watch", "message", "message", "cancel", "end",
+        ])
     }
 
     @Test("§8's create and its answer are what the codecs write and read")
     func createExchange() throws {
         let frames = try Self.documentedFrames()
-        try #require(frames.count == 6)
+        try #require(frames.count == 11)
         try Self.checkRequest(frames[0].bytes, Create.self, Self.draft, callID: 1)
         try Self.checkResponse(frames[1].bytes, Create.self, CreateOutcome(event: Self.created, alreadyExisted: false), callID: 1)
     }
@@ -110,7 +112,7 @@ struct ProtocolExampleTests {
     @Test("§8's update and its answer are what the codecs write and read")
     func updateExchange() throws {
         let frames = try Self.documentedFrames()
-        try #require(frames.count == 6)
+        try #require(frames.count == 11)
         try Self.checkRequest(frames[2].bytes, Update.self, Self.update, callID: 6)
         try Self.checkResponse(frames[3].bytes, Update.self, Self.updated, callID: 6)
     }
@@ -118,8 +120,28 @@ struct ProtocolExampleTests {
     @Test("§8's delete and its answer are what the codecs write and read")
     func deleteExchange() throws {
         let frames = try Self.documentedFrames()
-        try #require(frames.count == 6)
+        try #require(frames.count == 11)
         try Self.checkRequest(frames[4].bytes, Delete.self, Self.delete, callID: 8)
         try Self.checkResponse(frames[5].bytes, Delete.self, 2, callID: 8)
+    }
+
+    static let watch = WatchChanges.Request(filter: "riskLevel eq 'high'", start: .after(ChangeCursor(41)))
+
+    @Test("§8's watch: the request, a bookmark, a delete, the cancel and the final status are what the codecs write and read")
+    func watchExchange() throws {
+        let frames = try Self.documentedFrames()
+        try #require(frames.count == 11)
+        let request = requestFrame(Watch.self, Self.watch, callID: 10)
+        #expect(Self.hex(request.readableBytesView) == Self.hex(frames[6].bytes), "the watch request")
+        #expect(decodeRequest(try stripPrefix(ByteBuffer(bytes: frames[6].bytes))) == DecodedRequest(callID: 10, kind: .call(Watch.self, Self.watch)))
+        try Self.checkResponse(frames[7].bytes, Watch.self, .bookmark(ChangeCursor(41)), callID: 10)
+        try Self.checkResponse(frames[8].bytes, Watch.self, .change(Change(cursor: ChangeCursor(42), kind: .deleted, event: Self.updated)), callID: 10)
+        #expect(Self.hex(cancelFrame(targetCallID: 10).readableBytesView) == Self.hex(frames[9].bytes), "the cancel")
+        #expect(decodeRequest(try stripPrefix(ByteBuffer(bytes: frames[9].bytes))) == DecodedRequest(callID: 0, kind: .cancel(targetCallID: 10)))
+        let end = IdentityRiskError(code: .cancelled, message: "the stream was cancelled by its client", resumeCursor: ChangeCursor(42))
+        let written = responseFrame(Watch.self, callID: 10, .failure(end))
+        #expect(Self.hex(written.readableBytesView) == Self.hex(frames[10].bytes), "the final status")
+        let decoded = try decodeResponse(try stripPrefix(ByteBuffer(bytes: frames[10].bytes)), as: Watch.self)
+        #expect(decoded == DecodedResponse(callID: 10, result: .failure(end)))
     }
 }

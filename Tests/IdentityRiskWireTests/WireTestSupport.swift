@@ -11,6 +11,7 @@ typealias List = IdentityRiskMethods.List
 typealias Health = IdentityRiskMethods.Health
 typealias Update = IdentityRiskMethods.Update
 typealias Delete = IdentityRiskMethods.Delete
+typealias Watch = IdentityRiskMethods.Watch
 
 enum Fixtures {
     /// Every property set, with values that differ from one another, at a

@@ -27,6 +27,8 @@ typedef struct Identityrisk__V1__UpdateRequest Identityrisk__V1__UpdateRequest;
 typedef struct Identityrisk__V1__UpdateResponse Identityrisk__V1__UpdateResponse;
 typedef struct Identityrisk__V1__DeleteRequest Identityrisk__V1__DeleteRequest;
 typedef struct Identityrisk__V1__DeleteResponse Identityrisk__V1__DeleteResponse;
+typedef struct Identityrisk__V1__WatchRequest Identityrisk__V1__WatchRequest;
+typedef struct Identityrisk__V1__WatchResponse Identityrisk__V1__WatchResponse;
 typedef struct Identityrisk__V1__HealthRequest Identityrisk__V1__HealthRequest;
 typedef struct Identityrisk__V1__HealthResponse Identityrisk__V1__HealthResponse;
 typedef struct Identityrisk__V1__CancelRequest Identityrisk__V1__CancelRequest;
@@ -86,6 +88,42 @@ typedef enum _Identityrisk__V1__OrderBy {
   IDENTITYRISK__V1__ORDER_BY__ORDER_BY_RISK_EVENT_DESC = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__ORDER_BY)
 } Identityrisk__V1__OrderBy;
+/*
+ * What a change did; BOOKMARK: no change, only a fresh resume point.
+ */
+typedef enum _Identityrisk__V1__ChangeKind {
+  IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED = 0,
+  IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_CREATED = 1,
+  IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_UPDATED = 2,
+  IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_DELETED = 3,
+  IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_BOOKMARK = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__CHANGE_KIND)
+} Identityrisk__V1__ChangeKind;
+/*
+ * Where a watch starts.
+ */
+typedef enum _Identityrisk__V1__WatchStart {
+  /*
+   * NOW, or AFTER_CURSOR when after_cursor is not 0.
+   */
+  IDENTITYRISK__V1__WATCH_START__WATCH_START_UNSPECIFIED = 0,
+  /*
+   * The changes after after_cursor (0: after none, i.e. the whole history if
+   * still retained). A cursor whose successors were pruned is refused with
+   * FAILED_PRECONDITION, inner code CursorExpired: list again, then watch
+   * after the list's cursor.
+   */
+  IDENTITYRISK__V1__WATCH_START__WATCH_START_AFTER_CURSOR = 1,
+  /*
+   * Changes committed after the watch starts.
+   */
+  IDENTITYRISK__V1__WATCH_START__WATCH_START_NOW = 2,
+  /*
+   * From the oldest retained change.
+   */
+  IDENTITYRISK__V1__WATCH_START__WATCH_START_OLDEST = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__WATCH_START)
+} Identityrisk__V1__WatchStart;
 typedef enum _Identityrisk__V1__StatusCode {
   IDENTITYRISK__V1__STATUS_CODE__STATUS_CODE_OK = 0,
   IDENTITYRISK__V1__STATUS_CODE__STATUS_CODE_CANCELLED = 1,
@@ -265,10 +303,16 @@ struct  Identityrisk__V1__ListResponse
    * Non-empty when more results may follow (Graph's @odata.nextLink).
    */
   char *next_page_token;
+  /*
+   * The change-log cursor this page is consistent with: it reflects every
+   * change up to this cursor and none after. Watch after it to follow on with
+   * nothing missed (PROTOCOL.md "Streams"). Opaque; compare only as "later than".
+   */
+  uint64_t cursor;
 };
 #define IDENTITYRISK__V1__LIST_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__list_response__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -344,6 +388,48 @@ struct  Identityrisk__V1__DeleteResponse
 #define IDENTITYRISK__V1__DELETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__delete_response__descriptor) \
     , 0 }
+
+
+/*
+ * A server-streaming call: a stream of WatchResponse, in cursor order, until
+ * the client cancels it, its deadline, or the server ends it (PROTOCOL.md "Streams").
+ */
+struct  Identityrisk__V1__WatchRequest
+{
+  ProtobufCMessage base;
+  /*
+   * OData $filter text, as ListRequest.filter, evaluated on each change's event.
+   */
+  char *filter;
+  Identityrisk__V1__WatchStart start;
+  uint64_t after_cursor;
+};
+#define IDENTITYRISK__V1__WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__watch_request__descriptor) \
+    , (char *)protobuf_c_empty_string, IDENTITYRISK__V1__WATCH_START__WATCH_START_UNSPECIFIED, 0 }
+
+
+/*
+ * One message of a watch stream: a change, or a bookmark.
+ */
+struct  Identityrisk__V1__WatchResponse
+{
+  ProtobufCMessage base;
+  /*
+   * This change's cursor (a bookmark: the cursor the stream has reached).
+   * Resume after the last cursor received to miss nothing and repeat nothing.
+   */
+  uint64_t cursor;
+  Identityrisk__V1__ChangeKind kind;
+  /*
+   * CREATED / UPDATED: the record as the change left it. DELETED: the record as
+   * it was when deleted (its id and last version). BOOKMARK: unset.
+   */
+  Identityrisk__V1__IdentityRiskEvent *event;
+};
+#define IDENTITYRISK__V1__WATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__watch_response__descriptor) \
+    , 0, IDENTITYRISK__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED, NULL }
 
 
 struct  Identityrisk__V1__HealthRequest
@@ -428,10 +514,15 @@ struct  Identityrisk__V1__Status
    * With RESOURCE_EXHAUSTED / UNAVAILABLE: when to retry, in milliseconds.
    */
   uint32_t retry_after_ms;
+  /*
+   * A stream's final status: the last cursor the stream delivered (resume
+   * after it). 0 on unary calls.
+   */
+  uint64_t resume_cursor;
 };
 #define IDENTITYRISK__V1__STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__status__descriptor) \
-    , IDENTITYRISK__V1__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0 }
+    , IDENTITYRISK__V1__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 typedef enum {
@@ -442,7 +533,8 @@ typedef enum {
   IDENTITYRISK__V1__REQUEST__METHOD_HEALTH = 19,
   IDENTITYRISK__V1__REQUEST__METHOD_CANCEL = 20,
   IDENTITYRISK__V1__REQUEST__METHOD_UPDATE = 21,
-  IDENTITYRISK__V1__REQUEST__METHOD_DELETE = 22
+  IDENTITYRISK__V1__REQUEST__METHOD_DELETE = 22,
+  IDENTITYRISK__V1__REQUEST__METHOD_WATCH = 64
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__REQUEST__METHOD__CASE)
 } Identityrisk__V1__Request__MethodCase;
 
@@ -466,10 +558,11 @@ struct  Identityrisk__V1__Request
     Identityrisk__V1__HealthRequest *health;
     Identityrisk__V1__CancelRequest *cancel;
     Identityrisk__V1__UpdateRequest *update;
-    /*
-     * 23..63 reserved for future unary methods; 64..127 for server-streaming ones (watch).
-     */
     Identityrisk__V1__DeleteRequest *delete_;
+    /*
+     * 23..63 reserved for future unary methods; 64..127 for server-streaming ones.
+     */
+    Identityrisk__V1__WatchRequest *watch;
   };
 };
 #define IDENTITYRISK__V1__REQUEST__INIT \
@@ -484,7 +577,8 @@ typedef enum {
   IDENTITYRISK__V1__RESPONSE__RESULT_LIST = 18,
   IDENTITYRISK__V1__RESPONSE__RESULT_HEALTH = 19,
   IDENTITYRISK__V1__RESPONSE__RESULT_UPDATE = 21,
-  IDENTITYRISK__V1__RESPONSE__RESULT_DELETE = 22
+  IDENTITYRISK__V1__RESPONSE__RESULT_DELETE = 22,
+  IDENTITYRISK__V1__RESPONSE__RESULT_WATCH = 64
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__RESPONSE__RESULT__CASE)
 } Identityrisk__V1__Response__ResultCase;
 
@@ -504,6 +598,7 @@ struct  Identityrisk__V1__Response
     Identityrisk__V1__HealthResponse *health;
     Identityrisk__V1__UpdateResponse *update;
     Identityrisk__V1__DeleteResponse *delete_;
+    Identityrisk__V1__WatchResponse *watch;
   };
 };
 #define IDENTITYRISK__V1__RESPONSE__INIT \
@@ -739,6 +834,44 @@ Identityrisk__V1__DeleteResponse *
 void   identityrisk__v1__delete_response__free_unpacked
                      (Identityrisk__V1__DeleteResponse *message,
                       ProtobufCAllocator *allocator);
+/* Identityrisk__V1__WatchRequest methods */
+void   identityrisk__v1__watch_request__init
+                     (Identityrisk__V1__WatchRequest         *message);
+size_t identityrisk__v1__watch_request__get_packed_size
+                     (const Identityrisk__V1__WatchRequest   *message);
+size_t identityrisk__v1__watch_request__pack
+                     (const Identityrisk__V1__WatchRequest   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__watch_request__pack_to_buffer
+                     (const Identityrisk__V1__WatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__WatchRequest *
+       identityrisk__v1__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__watch_request__free_unpacked
+                     (Identityrisk__V1__WatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identityrisk__V1__WatchResponse methods */
+void   identityrisk__v1__watch_response__init
+                     (Identityrisk__V1__WatchResponse         *message);
+size_t identityrisk__v1__watch_response__get_packed_size
+                     (const Identityrisk__V1__WatchResponse   *message);
+size_t identityrisk__v1__watch_response__pack
+                     (const Identityrisk__V1__WatchResponse   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__watch_response__pack_to_buffer
+                     (const Identityrisk__V1__WatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__WatchResponse *
+       identityrisk__v1__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__watch_response__free_unpacked
+                     (Identityrisk__V1__WatchResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Identityrisk__V1__HealthRequest methods */
 void   identityrisk__v1__health_request__init
                      (Identityrisk__V1__HealthRequest         *message);
@@ -910,6 +1043,12 @@ typedef void (*Identityrisk__V1__DeleteRequest_Closure)
 typedef void (*Identityrisk__V1__DeleteResponse_Closure)
                  (const Identityrisk__V1__DeleteResponse *message,
                   void *closure_data);
+typedef void (*Identityrisk__V1__WatchRequest_Closure)
+                 (const Identityrisk__V1__WatchRequest *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__WatchResponse_Closure)
+                 (const Identityrisk__V1__WatchResponse *message,
+                  void *closure_data);
 typedef void (*Identityrisk__V1__HealthRequest_Closure)
                  (const Identityrisk__V1__HealthRequest *message,
                   void *closure_data);
@@ -940,6 +1079,8 @@ typedef void (*Identityrisk__V1__Response_Closure)
 extern const ProtobufCEnumDescriptor    identityrisk__v1__risk_level__descriptor;
 extern const ProtobufCEnumDescriptor    identityrisk__v1__risk_event_status__descriptor;
 extern const ProtobufCEnumDescriptor    identityrisk__v1__order_by__descriptor;
+extern const ProtobufCEnumDescriptor    identityrisk__v1__change_kind__descriptor;
+extern const ProtobufCEnumDescriptor    identityrisk__v1__watch_start__descriptor;
 extern const ProtobufCEnumDescriptor    identityrisk__v1__status_code__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__date_time_offset__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__identity_risk_event__descriptor;
@@ -953,6 +1094,8 @@ extern const ProtobufCMessageDescriptor identityrisk__v1__update_request__descri
 extern const ProtobufCMessageDescriptor identityrisk__v1__update_response__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__delete_request__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__delete_response__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__watch_response__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__health_response__descriptor;
 extern const ProtobufCEnumDescriptor    identityrisk__v1__health_response__serving_status__descriptor;

@@ -1,0 +1,137 @@
+/// The watch use case: the store's changes that match a `$filter`, in cursor
+/// order, from a starting point, for as long as the caller keeps reading.
+///
+/// ```
+///  begin(request) ── filter parsed, start resolved against the log's bounds
+///  run(plan) ─┬─ bookmark(start)                      (where the stream stands)
+///             ├─ caught up:  the feed's window ──▶ change, change, ...
+///             ├─ behind it:  the store's log   ──▶ change, change, ...  (catch-up by query)
+///             └─ idle:       bookmark(cursor) every `bookmarkInterval`
+/// ```
+///
+/// A change is only ever read from the feed or the log, both of which hold
+/// committed changes only: a watcher never sees a change that is later lost.
+public struct WatchChanges: Sendable {
+    public let store: any EventStore
+    /// When no matching change was sent for this long, a bookmark is.
+    public var bookmarkInterval: Duration
+    /// Changes read per step (from the feed or the log).
+    public var batchSize: Int
+
+    public static let defaultBookmarkInterval = Duration.seconds(2)
+
+    public init(store: any EventStore, bookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval, batchSize: Int = 256) {
+        precondition(bookmarkInterval > .zero && batchSize > 0)
+        self.store = store
+        self.bookmarkInterval = bookmarkInterval
+        self.batchSize = batchSize
+    }
+
+    /// Where a watch starts.
+    public enum Start: Sendable, Hashable {
+        /// Changes committed after the watch starts.
+        case now
+        /// From the oldest retained change.
+        case oldest
+        /// The changes after this cursor (``ChangeCursor/zero``: the whole history, if retained).
+        case after(ChangeCursor)
+    }
+
+    public struct Request: Sendable, Hashable {
+        /// `$filter` text, as for list; empty: every change.
+        public var filter: String
+        public var start: Start
+
+        public init(filter: String = "", start: Start = .now) {
+            self.filter = filter
+            self.start = start
+        }
+    }
+
+    /// One message of the stream.
+    public enum Message: Sendable, Hashable {
+        case change(Change)
+        /// No change: the stream has reached this cursor (resume after it).
+        case bookmark(ChangeCursor)
+
+        public var cursor: ChangeCursor {
+            switch self {
+            case .change(let change): change.cursor
+            case .bookmark(let cursor): cursor
+            }
+        }
+    }
+
+    /// A checked request: what to match, and the cursor to start after.
+    public struct Plan: Sendable, Hashable {
+        public var filter: FilterExpression?
+        public var after: ChangeCursor
+    }
+
+    /// Parses the filter and resolves the start against the log: an expired or
+    /// unknown cursor is refused here, before anything is streamed.
+    public func begin(_ request: Request) async throws(IdentityRiskError) -> Plan {
+        let filter = request.filter.allSatisfy(\.isWhitespace) ? nil : try ODataFilter.parse(request.filter)
+        let bounds = try await store.changeLogBounds()
+        let after: ChangeCursor
+        switch request.start {
+        case .now: after = bounds.latest
+        case .oldest: after = bounds.earliestResumable
+        case .after(let cursor):
+            if cursor > bounds.latest { throw .cursorAhead(cursor, bounds: bounds) }
+            if cursor < bounds.earliestResumable { throw .cursorExpired(cursor, bounds: bounds) }
+            after = cursor
+        }
+        return Plan(filter: filter, after: after)
+    }
+
+    /// Streams `plan` into `emit` until `emit` returns `false` (the call is
+    /// over) or the task is cancelled; then returns. Throws when the log
+    /// cannot be read: `cursorExpired` if retention pruned changes this
+    /// watcher had not read yet (it fell behind by more than the retention),
+    /// `unavailable` when the store closed.
+    public func run(_ plan: Plan, emit: (Message) -> Bool) async throws(IdentityRiskError) {
+        let clock = ContinuousClock()
+        let feed = store.changeFeed
+        var cursor = plan.after
+        guard emit(.bookmark(cursor)) else { return }
+        var lastSent = clock.now
+        while !Task.isCancelled {
+            let batch = try await next(after: cursor, feed: feed)
+            if batch.isEmpty {
+                let quiet = clock.now - lastSent
+                if quiet >= bookmarkInterval {
+                    guard emit(.bookmark(cursor)) else { return }
+                    lastSent = clock.now
+                    continue
+                }
+                if feed.isClosed { throw .storeClosedDuringWatch }
+                _ = await feed.waitForChange(after: cursor, timeout: bookmarkInterval - quiet)
+                continue
+            }
+            for change in batch {
+                if plan.filter?.matches(change.event) ?? true {
+                    guard emit(.change(change)) else { return }
+                    lastSent = clock.now
+                }
+                cursor = change.cursor
+            }
+            if clock.now - lastSent >= bookmarkInterval {
+                guard emit(.bookmark(cursor)) else { return }
+                lastSent = clock.now
+            }
+        }
+    }
+
+    /// The next changes after `cursor`: from the feed's window when it reaches
+    /// back that far, else from the store's log.
+    private func next(after cursor: ChangeCursor, feed: ChangeFeed) async throws(IdentityRiskError) -> [Change] {
+        if let recent = feed.recent(after: cursor, limit: batchSize) { return recent }
+        return try await store.changes(after: cursor, limit: batchSize)
+    }
+}
+
+extension IdentityRiskError {
+    static let storeClosedDuringWatch = IdentityRiskError(
+        code: .unavailable, message: "the store closed (the server is shutting down); resume on a new connection", retryAfterMilliseconds: 1000)
+}
