@@ -1,3 +1,4 @@
+import IdentityRiskCore
 import NIOCore
 import Synchronization
 
@@ -5,6 +6,10 @@ import Synchronization
 protocol CallHandle: Sendable {
     /// Stops the call where it still can (its handler's cancel handlers run).
     func cancel()
+    /// A server-streaming call (it runs until something ends it).
+    var isStream: Bool { get }
+    /// Ends a stream with `error` (and its resume cursor).
+    func end(_ error: IdentityRiskError)
 }
 
 /// The calls in flight on one connection, of every method and shape: bounds
@@ -54,26 +59,44 @@ final class CallTable: Sendable {
 
     var count: Int { state.withLock { $0.tasks.count } }
 
+    /// The connection closed: streams would run forever with nobody to read
+    /// them, so they are cancelled (unary calls finish; their answers go nowhere).
+    func cancelStreams() {
+        let streams = state.withLock { $0.tasks.values.filter(\.isStream) }
+        for stream in streams { stream.cancel() }
+    }
+
     /// Calls in flight, and since when none has been (meaningful when 0).
     var activity: (inFlight: Int, idleSince: NIODeadline) {
         state.withLock { ($0.tasks.count, $0.idleSince) }
     }
 
-    /// Waits until every call has answered, or `deadline` passes; then cancels
-    /// the rest (unary and streaming alike) and gives them a moment to answer `cancelled`. It never waits
-    /// for them beyond that: a store that ignores cancellation must not hold
-    /// shutdown hostage (their answers go nowhere once the connection closes).
+    /// Shutdown: waits until every unary call has answered (or `deadline`
+    /// passes), then ends each stream with `unavailable` and its resume cursor,
+    /// gives them a moment to be written, and cancels whatever is left (a store
+    /// that ignores cancellation must not hold shutdown hostage: their answers
+    /// go nowhere once the connection closes).
     func drain(until deadline: NIODeadline) async {
-        await waitUntilEmpty(orUntil: deadline)
+        await waitUntil(deadline) { $0.allSatisfy(\.isStream) }
+        let streams = state.withLock { $0.tasks.values.filter(\.isStream) }
+        for stream in streams { stream.end(.serverShuttingDown) }
+        await waitUntil(max(deadline, .now() + .milliseconds(100))) { $0.isEmpty }
         let leftovers = state.withLock { Array($0.tasks.values) }
         guard !leftovers.isEmpty else { return }
         for call in leftovers { call.cancel() }
-        await waitUntilEmpty(orUntil: .now() + .milliseconds(100))
+        await waitUntil(.now() + .milliseconds(100)) { $0.isEmpty }
     }
 
-    private func waitUntilEmpty(orUntil deadline: NIODeadline) async {
-        while count > 0, NIODeadline.now() < deadline {
+    private func waitUntil(_ deadline: NIODeadline, _ done: ([any CallHandle]) -> Bool) async {
+        while !state.withLock({ done(Array($0.tasks.values)) }), NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }
+}
+
+extension IdentityRiskError {
+    static let serverShuttingDown = IdentityRiskError(
+        code: .unavailable,
+        message: "the server is shutting down; resume after the last cursor received (also in this status), on a new connection",
+        retryAfterMilliseconds: 1000)
 }

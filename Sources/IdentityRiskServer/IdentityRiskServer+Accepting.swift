@@ -88,6 +88,9 @@ extension IdentityRiskServer {
                     logger: logger,
                     decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes),
                     isDraining: { [state = self.state] in state.withLock { $0.phase == .draining } },
+                    counters: counters,
+                    maxStreams: c.maxStreams,
+                    streamBufferBytes: c.streamBufferBytes,
                     onConnectionError: { [logger] error in
                         let final = Self.finalError(for: error)
                         if final != nil { logger.notice("closing connection: \(error)") }

@@ -57,7 +57,11 @@ public final class IdentityRiskServer: Service, Sendable {
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.init(configuration: configuration, store: store, logger: logger, eventLoopGroup: eventLoopGroup) { health in
-            IdentityRiskService(store: store, clock: clock, health: health).router
+            IdentityRiskService(
+                store: store, clock: clock,
+                watchBookmarkInterval: .milliseconds(configuration.watchBookmarkIntervalMilliseconds),
+                health: health
+            ).router
         }
     }
 
@@ -106,7 +110,9 @@ public final class IdentityRiskServer: Service, Sendable {
             refusedConnections: counters.refusedConnections.load(ordering: .relaxed),
             frameReadTimeouts: counters.frameReadTimeouts.load(ordering: .relaxed),
             idleTimeouts: counters.idleTimeouts.load(ordering: .relaxed),
-            unwritableTimeouts: counters.unwritableTimeouts.load(ordering: .relaxed))
+            unwritableTimeouts: counters.unwritableTimeouts.load(ordering: .relaxed),
+            openStreams: counters.openStreams.load(ordering: .relaxed),
+            slowStreamsEnded: counters.slowStreamsEnded.load(ordering: .relaxed))
     }
 
     public func run() async throws {
@@ -144,6 +150,8 @@ public final class IdentityRiskServer: Service, Sendable {
             "maxConnections": "\(c.maxConnections)",
             "maxConnectionsPerUID": "\(c.maxConnectionsPerUID)",
             "maxInFlight": "\(c.maxCallsInFlightPerConnection)",
+            "maxStreams": "\(c.maxStreams)",
+            "streamBufferBytes": "\(c.streamBufferBytes)",
             "timeoutsMs": "handshake \(c.handshakeTimeoutMilliseconds), frame read \(c.frameReadTimeoutMilliseconds), idle \(c.idleTimeoutMilliseconds), unwritable \(c.unwritableTimeoutMilliseconds)",
         ])
         listening.succeed()

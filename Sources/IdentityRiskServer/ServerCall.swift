@@ -19,56 +19,103 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     private let connection: NIOLoopBound<ServerCallHandler>
     private let eventLoop: any EventLoop
     private let state = Mutex(ServerCallState())
+    /// A stream whose client reads slower than it is written to is ended with
+    /// `resourceExhausted` once this many encoded bytes wait to be written.
+    private let streamBufferBytes: Int
+    private let counters: ServerCounters
 
-    /// A server-streaming call whose client reads slower than it is written to
-    /// is ended with `resourceExhausted` once this many messages wait.
+    /// Stream messages handed to the event loop and not encoded yet, at most
+    /// (a second bound, for a loop that falls behind its stream producers).
     static var maxQueuedStreamMessages: Int { 1024 }
 
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
-    init(callID: UInt64, connection: ServerCallHandler, eventLoop: any EventLoop) {
+    init(callID: UInt64, connection: ServerCallHandler, eventLoop: any EventLoop, streamBufferBytes: Int, counters: ServerCounters) {
+        self.counters = counters
         self.callID = callID
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
         self.eventLoop = eventLoop
+        self.streamBufferBytes = streamBufferBytes
     }
+
+    var isStream: Bool { M.descriptor.shape == .serverStreaming }
 
     // MARK: ResponseSink
 
+    /// One stream message. Admitted while the stream's unwritten bytes are under
+    /// ``streamBufferBytes``; past it the stream ends with `resourceExhausted`
+    /// and the position of the last admitted message (every admitted message is
+    /// written before that final status: one event loop, in order).
     func write(_ message: M.Response) -> Bool {
+        let position = M.streamPosition(of: message)
         let admitted = state.withLock { state -> Bool? in
             guard !state.finished, !state.cancelled else { return false }
-            guard state.queuedMessages < Self.maxQueuedStreamMessages else { return nil }
+            guard state.unwrittenBytes < streamBufferBytes, state.queuedMessages < Self.maxQueuedStreamMessages else { return nil }
             state.queuedMessages += 1
+            if let position { state.lastPosition = position }
             return true
         }
         switch admitted {
         case true?:
             onLoop { [self] in
                 state.withLock { $0.queuedMessages -= 1 }
-                connection.value.deliver(M.self, callID, .success(message), final: false)
+                connection.value.deliverStreamMessage(M.self, callID, message, call: self)
             }
             return true
         case false?:
             return false
         case nil:
-            cancel()
-            finish(.failure(IdentityRiskError(
+            end(IdentityRiskError(
                 code: .resourceExhausted,
-                message: "the stream's client reads too slowly: \(Self.maxQueuedStreamMessages) messages were waiting to be sent",
-                retryAfterMilliseconds: 100)))
+                message: "the stream's client reads too slowly: \(streamBufferBytes) bytes were waiting to be sent; "
+                    + "resume after the last cursor received (also in this status)",
+                innerCode: "SlowReader",
+                retryAfterMilliseconds: 100))
+            counters.slowStreamsEnded.add(1, ordering: .relaxed)
             return false
         }
     }
 
+    /// On the event loop: `bytes` of this stream were handed to the channel
+    /// (`written: false`) or left it for the socket (`written: true`).
+    func account(bytes: Int, written: Bool) {
+        state.withLock { $0.unwrittenBytes += written ? -bytes : bytes }
+    }
+
+    /// Ends a stream from the transport's side (deadline, slow reader,
+    /// shutdown): cancels its producer and finishes with `error`, which gets
+    /// the stream's last position as its resume cursor.
+    ///
+    /// The final status is claimed before the producer is cancelled, so the
+    /// producer's own reaction to the cancellation (it finishes `cancelled`)
+    /// can never overtake it.
+    func end(_ error: IdentityRiskError) {
+        let claimed = state.withLock { state -> (position: ChangeCursor?, onCancel: (@Sendable () -> Void)?)? in
+            guard !state.finished else { return nil }
+            state.finished = true
+            state.cancelled = true
+            defer { state.onCancel = nil }
+            return (state.lastPosition, state.onCancel)
+        }
+        guard let claimed else { return }
+        let result: Result<M.Response?, IdentityRiskError> = .failure(error.resumeCursor == nil ? error.resuming(after: claimed.position) : error)
+        onLoop { [self] in connection.value.deliver(M.self, callID, result, final: true) }
+        claimed.onCancel?()
+    }
+
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     func finish(_ result: Result<M.Response?, IdentityRiskError>) {
-        let first = state.withLock { state -> Bool in
-            guard !state.finished else { return false }
+        let first = state.withLock { state -> (Bool, ChangeCursor?) in
+            guard !state.finished else { return (false, nil) }
             state.finished = true
             state.onCancel = nil
-            return true
+            return (true, state.lastPosition)
         }
-        guard first else { return }
-        onLoop { [self] in connection.value.deliver(M.self, callID, result, final: true) }
+        guard first.0 else { return }
+        var result = result
+        if isStream, case .failure(let error) = result, error.resumeCursor == nil, let position = first.1 {
+            result = .failure(error.resuming(after: position))
+        }
+        onLoop { [self, result] in connection.value.deliver(M.self, callID, result, final: true) }
     }
 
     func onCancel(_ handler: @escaping @Sendable () -> Void) {
@@ -114,6 +161,10 @@ struct ServerCallState {
     var finished = false
     var cancelled = false
     var onCancel: (@Sendable () -> Void)?
-    /// Stream messages handed to the event loop and not yet written.
+    /// Stream messages handed to the event loop and not yet encoded.
     var queuedMessages = 0
+    /// Encoded stream bytes handed to the channel and not yet written to the socket.
+    var unwrittenBytes = 0
+    /// The position of the last stream message admitted (``RPCMethod/streamPosition(of:)``).
+    var lastPosition: ChangeCursor?
 }

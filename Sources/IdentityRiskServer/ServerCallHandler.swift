@@ -36,6 +36,9 @@ final class ServerCallHandler: ChannelInboundHandler {
     private let decodingLimits: RequestDecodingLimits
     private let isDraining: @Sendable () -> Bool
     private let onConnectionError: (any Error) -> IdentityRiskError?
+    private let counters: ServerCounters
+    private let maxStreams: Int
+    private let streamBufferBytes: Int
     private let encoder = ResponseEncoder()
 
     private var context: ChannelHandlerContext?
@@ -56,8 +59,14 @@ final class ServerCallHandler: ChannelInboundHandler {
         logger: Logger,
         decodingLimits: RequestDecodingLimits,
         isDraining: @escaping @Sendable () -> Bool,
+        counters: ServerCounters,
+        maxStreams: Int,
+        streamBufferBytes: Int,
         onConnectionError: @escaping (any Error) -> IdentityRiskError?
     ) {
+        self.counters = counters
+        self.maxStreams = maxStreams
+        self.streamBufferBytes = streamBufferBytes
         self.calls = calls
         self.methods = methods
         self.peer = peer
@@ -75,6 +84,11 @@ final class ServerCallHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        calls.cancelStreams()
+        context.fireChannelInactive()
     }
 
     // MARK: inbound
@@ -188,15 +202,25 @@ final class ServerCallHandler: ChannelInboundHandler {
         case .success(let decoded): request = decoded
         case .failure(let error): return refuse(callID, error)
         }
-        let call = ServerCall<M>(callID: callID, connection: self, eventLoop: context.eventLoop)
+        let isStream = M.descriptor.shape == .serverStreaming
+        if isStream, !counters.openStream(limit: maxStreams) {
+            return refuse(callID, IdentityRiskError(
+                code: .resourceExhausted,
+                message: "\(maxStreams) streams are open on this server (--max-streams); end one or retry later",
+                retryAfterMilliseconds: 1000))
+        }
+        let call = ServerCall<M>(
+            callID: callID, connection: self, eventLoop: context.eventLoop, streamBufferBytes: streamBufferBytes, counters: counters)
         switch calls.begin(callID, call) {
         case .duplicate:
+            if isStream { counters.closeStream() }
             return refuse(callID, IdentityRiskError(
                 code: .invalidArgument,
                 message: "call_id \(callID) is already in flight on this connection; call ids must be unique among calls in flight",
                 target: "call_id",
                 innerCode: "DuplicateCallID"))
         case .full:
+            if isStream { counters.closeStream() }
             return refuse(callID, IdentityRiskError(
                 code: .resourceExhausted,
                 message: "more than \(calls.limit) calls in flight on this connection; wait for answers before sending more",
@@ -205,11 +229,10 @@ final class ServerCallHandler: ChannelInboundHandler {
             break
         }
         let deadline = timeoutMilliseconds == 0 ? nil : ContinuousClock.now + .milliseconds(Int64(timeoutMilliseconds))
-        if M.descriptor.shape == .serverStreaming, timeoutMilliseconds > 0 {
+        if isStream, timeoutMilliseconds > 0 {
             // A stream runs until its deadline; a unary call's deadline is checked when it starts.
             context.eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMilliseconds))) {
-                call.cancel()
-                call.finish(.failure(IdentityRiskError(code: .deadlineExceeded, message: "the stream reached its deadline of \(timeoutMilliseconds) ms")))
+                call.end(IdentityRiskError(code: .deadlineExceeded, message: "the stream reached its deadline of \(timeoutMilliseconds) ms"))
             }
         }
         handler.start(request, context: CallContext(method: M.descriptor, peer: peer, deadline: deadline), sink: call)
@@ -235,6 +258,7 @@ final class ServerCallHandler: ChannelInboundHandler {
             write(buffer)
         }
         guard final else { return }
+        if M.descriptor.shape == .serverStreaming { counters.closeStream() }
         logger.debug("call", metadata: [
             "call": "\(callID)", "method": "\(M.descriptor.name)",
             "status": "\(result.failure.map { "\($0.code)" } ?? "ok")",
@@ -247,6 +271,19 @@ final class ServerCallHandler: ChannelInboundHandler {
         closeIfIdle()
     }
 
+    /// On the event loop: one message of stream `callID`. Its bytes count
+    /// against the stream's buffer until the channel has written them.
+    func deliverStreamMessage<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ message: M.Response, call: ServerCall<M>) {
+        guard let context, !closing else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 512)
+        encoder.encode(method, callID: callID, response: message, into: &buffer)
+        let bytes = buffer.readableBytes
+        call.account(bytes: bytes, written: false)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in call.account(bytes: bytes, written: true) }
+        write(buffer, promise: promise)
+    }
+
     /// Answers `callID` with `error` without starting anything.
     func refuse(_ callID: UInt64, _ error: IdentityRiskError) {
         logger.debug("call refused", metadata: ["call": "\(callID)", "code": "\(error.code)", "message": "\(error.message)"])
@@ -256,9 +293,12 @@ final class ServerCallHandler: ChannelInboundHandler {
         write(buffer)
     }
 
-    private func write(_ frame: ByteBuffer) {
-        guard let context, !closing else { return }
-        context.write(wrapOutboundOut(frame), promise: nil)
+    private func write(_ frame: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
+        guard let context, !closing else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
         if inReadBatch {
             needsFlush = true
         } else if !flushScheduled {

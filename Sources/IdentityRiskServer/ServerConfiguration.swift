@@ -47,6 +47,16 @@ public struct ServerConfiguration: Sendable {
     public var grants: [PermissionGrant]
     /// The uid that always has readWrite when there are grants; `nil`: the uid the server runs as.
     public var ownerUID: UInt32?
+    /// Server-streaming calls (watchers) open at once, over all connections;
+    /// more are answered `resourceExhausted`.
+    public var maxStreams: Int
+    /// Encoded stream messages one stream may have waiting to be written to its
+    /// socket; past it the stream is ended with `resourceExhausted` and its
+    /// last cursor (the watcher reads too slowly). Memory: at most
+    /// `maxStreams × streamBufferBytes` for streams.
+    public var streamBufferBytes: Int
+    /// A watcher that no change matched for this long gets a bookmark.
+    public var watchBookmarkIntervalMilliseconds: Int64
     /// How long shutdown waits for in-flight calls before closing connections.
     public var shutdownGraceMilliseconds: Int64
     /// Reported by Health.
@@ -80,6 +90,9 @@ public struct ServerConfiguration: Sendable {
         allowedUIDs: Set<UInt32> = [],
         allowedGIDs: Set<UInt32> = [],
         grants: [PermissionGrant] = [],
+        maxStreams: Int = 1024,
+        streamBufferBytes: Int = 256 * 1024,
+        watchBookmarkIntervalMilliseconds: Int64 = 2000,
         shutdownGraceMilliseconds: Int64 = 10_000,
         serverVersion: String = "0.1.0"
     ) {
@@ -102,6 +115,9 @@ public struct ServerConfiguration: Sendable {
         self.allowedGIDs = allowedGIDs
         self.grants = grants
         self.ownerUID = nil
+        self.maxStreams = maxStreams
+        self.streamBufferBytes = streamBufferBytes
+        self.watchBookmarkIntervalMilliseconds = watchBookmarkIntervalMilliseconds
         self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
         self.serverVersion = serverVersion
     }
@@ -120,6 +136,9 @@ public struct ServerConfiguration: Sendable {
         }
         if writeBufferLowWaterMark < 1 || writeBufferHighWaterMark < writeBufferLowWaterMark {
             return "write buffer water marks need 1 <= low <= high"
+        }
+        if maxStreams < 0 || streamBufferBytes < 1024 || watchBookmarkIntervalMilliseconds < 10 {
+            return "maxStreams must be at least 0, streamBufferBytes at least 1024, the bookmark interval at least 10 ms"
         }
         if decodeMemoryFactor < 1 || minDecodeMemoryBytes < 0 { return "decodeMemoryFactor must be at least 1, minDecodeMemoryBytes at least 0" }
         return nil

@@ -16,6 +16,10 @@ public struct ServerStatistics: Sendable, Hashable {
     public var idleTimeouts: Int
     /// Connections closed because their client did not read its responses.
     public var unwritableTimeouts: Int
+    /// Server-streaming calls (watchers) open right now.
+    public var openStreams: Int
+    /// Streams ended because their client read too slowly (``ServerConfiguration/streamBufferBytes``).
+    public var slowStreamsEnded: Int
 }
 
 /// The monotonic counters behind ``ServerStatistics``.
@@ -24,6 +28,21 @@ final class ServerCounters: Sendable {
     let frameReadTimeouts = Atomic<Int>(0)
     let idleTimeouts = Atomic<Int>(0)
     let unwritableTimeouts = Atomic<Int>(0)
+    let openStreams = Atomic<Int>(0)
+    let slowStreamsEnded = Atomic<Int>(0)
+
+    /// Takes a stream slot if fewer than `limit` are open.
+    func openStream(limit: Int) -> Bool {
+        var current = openStreams.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = openStreams.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func closeStream() { openStreams.subtract(1, ordering: .relaxed) }
 
     func count(_ closure: ConnectionClosure) {
         switch closure {
