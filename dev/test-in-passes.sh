@@ -3,12 +3,12 @@
 # (dev/swift-test-watchdog.sh); ARGS (e.g. --sanitize=thread --scratch-path .build-tsan)
 # go to both. First the heavy suites: the store tests open, write and fsync dozens of
 # SQLite databases in parallel; the crash tests drive and kill -9 real iriskd processes;
-# the CLI, Python and permission tests start processes. Then everything else. Together
+# the CLI, Python, permission and watch-daemon tests start processes. Then everything else. Together
 # in one process on 2 cores they saturate the machine, and the end-to-end tests' latency
 # bounds ("another client is served within 2 s") would measure the test load instead of
 # the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-heavy='IdentityRiskStoreTests|CrashTests|PythonClientTests|CLITests|CLIUpdateDeleteTests|PermissionTests'
+heavy='IdentityRiskStoreTests|CrashTests|PythonClientTests|CLITests|CLIUpdateDeleteTests|PermissionTests|WatchDaemonTests|CLIWatchTests'
 dev/swift-test-watchdog.sh "$@" --filter "$heavy"
 dev/swift-test-watchdog.sh "$@" --skip "$heavy"

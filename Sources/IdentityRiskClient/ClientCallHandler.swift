@@ -9,8 +9,9 @@ import Synchronization
 /// reached the pipeline (a connection that closed between picking it and
 /// writing to it).
 protocol PendingResponse: Sendable {
-    /// The server's answer; decoded here, while the frame's view is valid.
-    func complete(_ response: InboundResponse)
+    /// One answer from the server; decoded here, while the frame's view is
+    /// valid. Returns whether it was the call's last (a unary call's only one).
+    func complete(_ response: InboundResponse) -> Bool
     func fail(_ error: any Error)
 }
 
@@ -24,12 +25,56 @@ final class CallCompletion<M: WireMethod>: PendingResponse {
 
     var futureResult: EventLoopFuture<M.Response> { promise.futureResult }
 
-    func complete(_ response: InboundResponse) {
-        guard claim() else { return }
+    func complete(_ response: InboundResponse) -> Bool {
+        guard claim() else { return true }
         do {
             promise.succeed(try response.response(M.self))
         } catch {
             promise.fail(error)
+        }
+        return true
+    }
+
+    func fail(_ error: any Error) {
+        if claim() { promise.fail(error) }
+    }
+
+    private func claim() -> Bool {
+        done.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+}
+
+/// Where a server-streaming call's answers go: each message to `onMessage`
+/// (on the connection's event loop, in order), then its end, exactly once: OK,
+/// the final status's error, or the connection's failure.
+final class StreamCompletion<M: WireMethod>: PendingResponse {
+    private let onMessage: @Sendable (M.Response) -> Void
+    private let promise: EventLoopPromise<Void>
+    private let done = Atomic<Bool>(false)
+
+    init(promise: EventLoopPromise<Void>, onMessage: @escaping @Sendable (M.Response) -> Void) {
+        self.promise = promise
+        self.onMessage = onMessage
+    }
+
+    var ended: EventLoopFuture<Void> { promise.futureResult }
+
+    func complete(_ response: InboundResponse) -> Bool {
+        guard !done.load(ordering: .acquiring) else { return true }
+        if let failure = response.failure {
+            fail(failure)
+            return true
+        }
+        if response.resultNumber == 0 {
+            if claim() { promise.succeed() }
+            return true
+        }
+        do {
+            onMessage(try response.response(M.self))
+            return false
+        } catch {
+            fail(error)
+            return true
         }
     }
 
@@ -90,7 +135,9 @@ final class ClientCallHandler: ChannelDuplexHandler {
                     if let error = response.failure { failAll(error) }
                     return
                 }
-                pending.removeValue(forKey: response.callID)?.complete(response)
+                if let call = pending[response.callID], call.complete(response) {
+                    pending.removeValue(forKey: response.callID)
+                }
             }
         } catch {
             // A client cannot trust a server that sends what does not decode.

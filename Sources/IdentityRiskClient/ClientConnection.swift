@@ -68,6 +68,41 @@ final class ClientConnection: Sendable {
         }
     }
 
+    /// Starts a server-streaming call of `method`: each message goes to
+    /// `onMessage` (on the event loop, in order); the future ends with the
+    /// stream (its final status as an error, or the connection's failure).
+    /// ``cancelStream(_:)`` cancels it.
+    func openStream<M: WireMethod>(
+        _ method: M.Type, _ request: M.Request, timeoutMilliseconds: UInt32?, onMessage: @escaping @Sendable (M.Response) -> Void
+    ) throws -> (callID: UInt64, ended: EventLoopFuture<Void>) {
+        if let problem = M.encodingProblem(request) {
+            throw problem
+        }
+        let callID = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var frame = channel.allocator.buffer(capacity: 256)
+        RequestCodec.encode(method, request, callID: callID, timeoutMilliseconds: timeoutMilliseconds ?? 0, into: &frame)
+        let completion = StreamCompletion<M>(promise: channel.eventLoop.makePromise(of: Void.self), onMessage: onMessage)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in completion.fail(WireError.connectionClosed) }
+        channel.write(PendingCall(callID: callID, frame: frame, completion: completion), promise: written)
+        return (callID, completion.ended)
+    }
+
+    /// Asks the server to end stream `callID` (its final status still arrives).
+    func cancelStream(_ callID: UInt64) {
+        var cancel = channel.allocator.buffer(capacity: 16)
+        RequestCodec.encodeCancel(targetCallID: callID, into: &cancel)
+        channel.writeAndFlush(PendingCall(callID: 0, frame: cancel, completion: nil), promise: nil)
+    }
+
+    /// Stops (`false`) or resumes reading from the socket: a stream's consumer
+    /// that falls behind holds the server back this way, through the socket.
+    func setReading(_ reading: Bool) {
+        channel.setOption(ChannelOptions.autoRead, value: reading).whenSuccess { [channel] in
+            if reading { channel.read() }
+        }
+    }
+
     /// Fails the call now and tells the handler to drop a late answer.
     private static func abandon(_ channel: any Channel, _ callID: UInt64, _ completion: some PendingResponse, _ error: IdentityRiskError) {
         completion.fail(error)

@@ -31,6 +31,8 @@ public final class IdentityRiskClient: Sendable {
     public let configuration: ClientConfiguration
     private let group: any EventLoopGroup
     private let connection: Mutex<ClientConnection?>
+    /// The connection attempt in progress, shared by the calls waiting for it.
+    private let connecting = Mutex<Task<ClientConnection, any Error>?>(nil)
     private let closed = Atomic<Bool>(false)
 
     public init(socketPath: String, configuration: ClientConfiguration = ClientConfiguration()) {
@@ -118,26 +120,49 @@ public final class IdentityRiskClient: Sendable {
         guard !closed.load(ordering: .relaxed) else {
             throw IdentityRiskError(code: .unavailable, message: "the client is closed")
         }
-        if let existing = connection.withLock({ $0 }), existing.isActive {
-            return existing
+        // One connection attempt at a time: calls that arrive together on a
+        // fresh (or broken) client wait for the same attempt instead of each
+        // opening a connection of its own (which would also fill the server's
+        // accept backlog).
+        let attempt = connecting.withLock { connecting -> Task<ClientConnection, any Error>? in
+            if let existing = connection.withLock({ $0 }), existing.isActive { return nil }
+            if let connecting { return connecting }
+            let task = Task { try await self.openConnection() }
+            connecting = task
+            return task
         }
-        let fresh: ClientConnection
+        guard let attempt else {
+            if let existing = connection.withLock({ $0 }) { return existing }
+            return try await currentConnection()
+        }
+        let result = await attempt.result
+        connecting.withLock { current in
+            if current == attempt { current = nil }
+        }
+        let fresh = try result.get()
+        // Keep the first one that got here; a later attempt's duplicate closes.
+        let (winner, loser) = connection.withLock { current -> (ClientConnection, ClientConnection?) in
+            if let current, current.isActive { return (current, current === fresh ? nil : fresh) }
+            current = fresh
+            return (fresh, nil)
+        }
+        if let loser { await loser.close() }
+        return winner
+    }
+
+    /// A new connection of its own (each watch has one).
+    func openConnection() async throws -> ClientConnection {
+        guard !closed.load(ordering: .relaxed) else {
+            throw IdentityRiskError(code: .unavailable, message: "the client is closed")
+        }
         do {
-            fresh = try await ClientConnection.connect(socketPath: socketPath, configuration: configuration, group: group)
+            return try await ClientConnection.connect(socketPath: socketPath, configuration: configuration, group: group)
         } catch {
             throw IdentityRiskError(
                 code: .unavailable,
                 message: "cannot connect to \(socketPath): \(error); is iriskd running there?",
                 retryAfterMilliseconds: 1000)
         }
-        // Another task may have connected meanwhile: keep one, close the other.
-        let (winner, loser) = connection.withLock { current -> (ClientConnection, ClientConnection?) in
-            if let current, current.isActive { return (current, fresh) }
-            current = fresh
-            return (fresh, nil)
-        }
-        if let loser { await loser.close() }
-        return winner
     }
 
     /// The connection calls go out on now, if any (for tests).

@@ -33,7 +33,22 @@ extension GraphJSON {
         if !page.nextPageToken.isEmpty {
             text += ",\n  \"@odata.nextLink\": " + JSONValue.string(page.nextPageToken).render(pretty: false, indent: "")
         }
+        text += ",\n  \"\(cursorKey)\": " + JSONValue.string(page.cursor.description).render(pretty: false, indent: "")
         return text + "\n}"
+    }
+
+    /// The annotation that carries a list page's change-log cursor (`irisk watch --from`).
+    public static let cursorKey = "@identityRisk.cursor"
+
+    /// One watch message as one NDJSON line: `{"cursor", "kind", "event"}`
+    /// (the cursor as a string: it is opaque and may exceed 2^53); a bookmark has no event.
+    public static func encode(_ message: WatchChanges.Message) -> String {
+        switch message {
+        case .change(let change):
+            "{\"cursor\":\"\(change.cursor)\",\"kind\":\"\(change.kind.rawValue)\",\"event\":\(encode(change.event, pretty: false))}"
+        case .bookmark(let cursor):
+            "{\"cursor\":\"\(cursor)\",\"kind\":\"bookmark\"}"
+        }
     }
 
     /// Graph's error shape: `{"error": {"code", "message", "target", "details", "innerError"}}`.
@@ -58,6 +73,7 @@ extension GraphJSON {
         if let retry = error.retryAfterMilliseconds {
             inner.append(("retryAfterSeconds", .number((Int(retry) + 999) / 1000)))
         }
+        if let cursor = error.resumeCursor { inner.append(("resumeCursor", .string(cursor.description))) }
         fields.append(("innerError", .object(inner)))
         return JSONValue.object([("error", .object(fields))]).render(pretty: pretty, indent: "")
     }

@@ -66,13 +66,18 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: what the store's initialiser throws, e.g. `unavailable` naming
     ///   the path when an SQLite file cannot be opened.
-    public func open(logger: Logger, sqliteConfiguration: SQLiteEventStore.Configuration = .init()) throws(IdentityRiskError) -> any EventStore {
+    /// `changeRetention`: how much of the change log to keep (`nil`: the store's default).
+    public func open(
+        logger: Logger, sqliteConfiguration: SQLiteEventStore.Configuration = .init(), changeRetention: ChangeRetention? = nil
+    ) throws(IdentityRiskError) -> any EventStore {
         switch kind {
         case .memory:
             logger.warning("store: memory. NOT DURABLE: every record is lost when the process exits")
-            return MemoryEventStore()
+            return MemoryEventStore(changeRetention: changeRetention ?? MemoryEventStore.defaultChangeRetention)
         case .sqlite(let path):
-            return try SQLiteEventStore(path: path, configuration: sqliteConfiguration, logger: logger)
+            var configuration = sqliteConfiguration
+            if let changeRetention { configuration.changeRetention = changeRetention }
+            return try SQLiteEventStore(path: path, configuration: configuration, logger: logger)
         }
     }
 }

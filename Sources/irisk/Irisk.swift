@@ -9,16 +9,17 @@ import IdentityRiskWire
 struct Irisk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "irisk",
-        abstract: "Create, read, update and delete identityRiskEvent records on an IdentityRisk server (iriskd).",
+        abstract: "Create, read, update, delete and watch identityRiskEvent records on an IdentityRisk server (iriskd).",
         discussion: """
             Records are printed as Microsoft Graph JSON. Errors are printed to stderr as Graph \
             error JSON ({"error": {"code", "message", "target", "details", "innerError"}}).
             Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict \
             (id exists with other content, or was deleted), 5 server unavailable, overloaded or \
             unreachable, 6 deadline exceeded, 7 precondition failed (stale --if-match), \
-            8 permission denied (the server does not grant your uid this method), 64 usage error (bad flags).
+            8 permission denied (the server does not grant your uid this method), 9 watch cursor expired \
+            (list again and watch from the list's cursor), 64 usage error (bad flags).
             """,
-        subcommands: [Create.self, Get.self, List.self, Update.self, Delete.self, Import.self, Health.self]
+        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self]
     )
 }
 

@@ -16,8 +16,7 @@ struct List: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "OData $filter: eq ne gt ge lt le, and, or, parentheses.")
-    var filter: String = ""
+    @OptionGroup var filters: FilterOptions
 
     @Option(help: "createdDateTime asc|desc or riskEventDateTime asc|desc.")
     var orderby: String = ListOrder.createdAscending.rawValue
@@ -31,21 +30,6 @@ struct List: AsyncParsableCommand {
     @Flag(help: "Follow all pages; print NDJSON.")
     var all = false
 
-    @Option(help: "Shorthand filters, combined with 'and': --user-id, --risk-level, ...")
-    var userId: String?
-    @Option var userPrincipalName: String?
-    @Option var riskLevel: String?
-    @Option var riskEventStatus: String?
-    @Option var riskEventType: String?
-    @Option(help: "createdDateTime ge this")
-    var createdAfter: String?
-    @Option(help: "createdDateTime lt this")
-    var createdBefore: String?
-    @Option(help: "riskEventDateTime ge this")
-    var riskEventAfter: String?
-    @Option(help: "riskEventDateTime lt this")
-    var riskEventBefore: String?
-
     func validate() throws {
         guard ListOrder(rawValue: orderby) != nil else {
             throw ValidationError("--orderby '\(orderby)' is not one of: \(ListOrder.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -55,26 +39,9 @@ struct List: AsyncParsableCommand {
         }
     }
 
-    /// `--filter` and the shorthand flags as one $filter text.
-    var combinedFilter: String {
-        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
-        var terms: [String] = []
-        if !filter.isEmpty { terms.append("(\(filter))") }
-        if let userId { terms.append("userId eq \(quoted(userId))") }
-        if let userPrincipalName { terms.append("userPrincipalName eq \(quoted(userPrincipalName))") }
-        if let riskLevel { terms.append("riskLevel eq \(quoted(riskLevel))") }
-        if let riskEventStatus { terms.append("riskEventStatus eq \(quoted(riskEventStatus))") }
-        if let riskEventType { terms.append("riskEventType eq \(quoted(riskEventType))") }
-        if let createdAfter { terms.append("createdDateTime ge \(createdAfter)") }
-        if let createdBefore { terms.append("createdDateTime lt \(createdBefore)") }
-        if let riskEventAfter { terms.append("riskEventDateTime ge \(riskEventAfter)") }
-        if let riskEventBefore { terms.append("riskEventDateTime lt \(riskEventBefore)") }
-        return terms.joined(separator: " and ")
-    }
-
     func run() async throws {
         let order = ListOrder(rawValue: orderby)!
-        let filterText = combinedFilter
+        let filterText = filters.combined
         do {
             try await connection.withClient { client in
                 var request = ListEvents.Request(filter: filterText, order: order, top: top, pageToken: pageToken)

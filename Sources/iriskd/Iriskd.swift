@@ -83,6 +83,57 @@ struct Iriskd: AsyncParsableCommand {
         valueName: "permission:uid=N|gid=N"))
     var grantTexts: [String] = []
 
+    @Option(help: "Most watch streams open at once, over all connections.")
+    var maxStreams: Int = Defaults.maxStreams
+
+    @Option(help: "Bytes one watch stream may have waiting to be sent; past it the stream ends (RESOURCE_EXHAUSTED, with its cursor).")
+    var streamBufferBytes: Int = Defaults.streamBufferBytes
+
+    @Option(help: "A watcher that no change matched for this many milliseconds gets a bookmark.")
+    var watchBookmarkIntervalMs: Int64 = Defaults.watchBookmarkIntervalMilliseconds
+
+    @Option(help: "Keep changes for watchers this long: a number with s, m, h or d (e.g. 36h, 7d), or none. Default: 7d.")
+    var changeRetentionAge: String?
+
+    @Option(help: "Keep at most this many changes for watchers (the newest), or none. Default: 1000000 (memory store: 100000).")
+    var changeRetentionCount: String?
+
+    /// `--change-retention-age` and `--change-retention-count` over the store's
+    /// defaults, checked; `nil` when neither is given.
+    var changeRetention: ChangeRetention? {
+        get throws {
+            guard changeRetentionAge != nil || changeRetentionCount != nil else { return nil }
+            var retention = (try? storeSpec).map { $0.isDurable ? ChangeRetention.default : MemoryEventStore.defaultChangeRetention } ?? .default
+            if let text = changeRetentionAge {
+                if text == "none" {
+                    retention.maxAge = nil
+                } else {
+                    let units: [(String, Int64)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+                    guard let unit = units.first(where: { text.hasSuffix($0.0) }),
+                        let number = Int64(text.dropLast()), number >= 1, number <= 36_500 * 86_400 / unit.1
+                    else {
+                        throw ValidationError("--change-retention-age '\(text)' is not a duration like 90s, 30m, 36h or 7d (at least 1 s), or none")
+                    }
+                    retention.maxAge = .seconds(number * unit.1)
+                }
+            }
+            if let text = changeRetentionCount {
+                if text == "none" {
+                    guard (try? storeSpec)?.isDurable != false else {
+                        throw ValidationError("--change-retention-count none is not allowed with --store memory: the log would grow without bound in memory")
+                    }
+                    retention.maxCount = nil
+                } else {
+                    guard let count = Int(text), count >= 1 else {
+                        throw ValidationError("--change-retention-count '\(text)' is not a whole number of at least 1, or none")
+                    }
+                    retention.maxCount = count
+                }
+            }
+            return retention
+        }
+    }
+
     @Option(help: "How long shutdown waits for in-flight calls, in milliseconds.")
     var shutdownGraceMs: Int64 = Defaults.shutdownGraceMilliseconds
 
@@ -101,6 +152,7 @@ struct Iriskd: AsyncParsableCommand {
     }
 
     func validate() throws {
+        _ = try changeRetention
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -140,6 +192,9 @@ struct Iriskd: AsyncParsableCommand {
             allowedUIDs: Set(allowUIDs),
             allowedGIDs: Set(allowGIDs),
             grants: grantTexts.compactMap(PermissionGrant.init(parsing:)),
+            maxStreams: maxStreams,
+            streamBufferBytes: streamBufferBytes,
+            watchBookmarkIntervalMilliseconds: watchBookmarkIntervalMs,
             shutdownGraceMilliseconds: shutdownGraceMs)
     }
 
@@ -155,7 +210,7 @@ struct Iriskd: AsyncParsableCommand {
         let spec = try storeSpec
         let eventStore: any EventStore
         do {
-            eventStore = try spec.open(logger: Logger(label: "iriskd.store"))
+            eventStore = try spec.open(logger: Logger(label: "iriskd.store"), changeRetention: try changeRetention)
         } catch {
             FileHandle.standardError.write(Data("iriskd: error: cannot open the store: \(error)\n".utf8))
             throw ExitCode(1)

@@ -14,7 +14,7 @@ import Glibc
 /// Per-method permissions checked against each method's descriptor.
 @Suite("Permissions: read and readWrite grants")
 struct PermissionTests {
-    @Test("a reader gets and lists but cannot create, update or delete (PERMISSION_DENIED naming the permission); the connection stays usable; nothing is stored")
+    @Test("a reader gets, lists and watches but cannot create, update or delete (PERMISSION_DENIED naming the permission); the connection stays usable; nothing is stored")
     func readerOnOneConnection() async throws {
         let store = MemoryEventStore()
         let id = "granted-\(getpid())"
@@ -39,6 +39,10 @@ struct PermissionTests {
             #expect(failure(try await raw.readResponse())?.code == .permissionDenied)
             raw.send(RawRequest(IdentityRiskMethods.List.self, ListEvents.Request(), callID: 5))
             #expect(try await raw.readResponse()?.value(IdentityRiskMethods.List.self)?.events.map(\.id) == [id])
+            raw.send(RawRequest(IdentityRiskMethods.Watch.self, WatchChanges.Request(start: .oldest), callID: 6))
+            let opening = try #require(try await raw.readResponse())
+            #expect(opening.callID == 6)
+            #expect(opening.value(IdentityRiskMethods.Watch.self) != nil, "a reader may watch: \(opening)")
         }
         #expect(store.count == 1, "the refused create stored nothing")
         #expect(try await store.get(id: id)?.riskLevel == .high, "the refused update changed nothing")
@@ -55,7 +59,7 @@ struct PermissionTests {
         }
     }
 
-    @Test("the real iriskd with --grant read:uid=65534: nobody (setpriv) can get and list but create and delete exit 8 with accessDenied; root, the server's uid, keeps readWrite")
+    @Test("the real iriskd with --grant read:uid=65534: nobody (setpriv) can get, list and watch but create and delete exit 8 with accessDenied; root, the server's uid, keeps readWrite")
     func otherUIDWithSetpriv() async throws {
         guard getuid() == 0 else {
             Issue.record("this test switches to uid 65534 with setpriv and needs to run as root, as CI does")
@@ -84,6 +88,9 @@ struct PermissionTests {
         #expect(get.status == 0, "read is granted: \(get.stderr)")
         let list = try await asNobody(["list", "--socket", socket])
         #expect(list.status == 0, "\(list.stderr)")
+        let watch = try await asNobody(["watch", "--socket", socket, "--from", "beginning", "--count", "1"])
+        #expect(watch.status == 0, "watch needs read only: \(watch.stderr)")
+        #expect(watch.stdout.contains("\"kind\":\"created\"") && watch.stdout.contains(id), "the create, watched as nobody: \(watch.stdout)")
         let create = try await asNobody(["create", "--socket", socket, "--json", "-"], stdin: CLITests.seedBody)
         #expect(create.status == 8, "create needs readWrite: \(create.stderr)")
         #expect(create.stderr.contains("accessDenied"))

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import IdentityRiskClient
+import IdentityRiskCore
+import IdentityRiskGraphJSON
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow changes as they are committed: one NDJSON line per change (cursor, kind, event).",
+        discussion: """
+            Prints {"cursor":"…","kind":"created|updated|deleted","event":{…Graph JSON…}} per change, \
+            flushed line by line. For a delete, the event is the record as it was when deleted (its \
+            last version). The stream reconnects and resumes by itself if the connection breaks or the \
+            server restarts (no change missed, none twice). On Ctrl-C or SIGTERM it prints the last \
+            cursor to stderr and exits 0; resume later with --from CURSOR.
+            To follow a listing: irisk list … prints "@identityRisk.cursor"; watch --from that cursor.
+            A cursor older than the server's change retention fails with exit status 9: list again.
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var filters: FilterOptions
+
+    @Option(help: "Where to start: now (default), beginning (the oldest retained change), or a cursor to resume after.")
+    var from: String = "now"
+
+    @Flag(help: "Also print bookmarks ({\"cursor\",\"kind\":\"bookmark\"}), the server's periodic resume points.")
+    var bookmarks = false
+
+    @Option(help: "Exit 0 after this many changes.")
+    var count: Int?
+
+    @Flag(help: "Fail instead of reconnecting when the connection breaks.")
+    var noResume = false
+
+    var start: WatchChanges.Start {
+        get throws {
+            switch from {
+            case "now": return .now
+            case "beginning", "oldest": return .oldest
+            default:
+                guard let value = UInt64(from) else {
+                    throw ValidationError("--from '\(from)' is not now, beginning, or a cursor (a whole number from a list or watch answer)")
+                }
+                return .after(ChangeCursor(value))
+            }
+        }
+    }
+
+    func validate() throws {
+        _ = try start
+        if let count, count < 1 { throw ValidationError("--count \(count) must be at least 1") }
+    }
+
+    func run() async throws {
+        let start = try start
+        let filterText = filters.combined
+        let last = Mutex<ChangeCursor?>(nil)
+        let socket = connection.socket
+        let options = WatchOptions(resume: !noResume)
+        let printBookmarks = bookmarks
+        let limit = count
+        let work = Task {
+            try await withIdentityRiskClient(socketPath: socket) { client in
+                var changes = 0
+                for try await message in client.watch(filter: filterText, from: start, options: options) {
+                    last.withLock { $0 = message.cursor }
+                    if case .bookmark = message, !printBookmarks { continue }
+                    writeLine(GraphJSON.encode(message))
+                    if case .change = message {
+                        changes += 1
+                        if let limit, changes >= limit { return }
+                    }
+                }
+            }
+        }
+        let stop = SignalStop(signals: [SIGINT, SIGTERM]) { work.cancel() }
+        defer { stop.cancel() }
+        let result = await work.result
+        let cursor = last.withLock { $0 }
+        switch result {
+        case .success:
+            printResume(cursor)
+        case .failure(let error):
+            if work.isCancelled || error is CancellationError {
+                printResume(cursor)
+                return
+            }
+            if let error = error as? IdentityRiskError, error.isCursorExpired {
+                printError(GraphJSON.encode(error))
+                throw ExitCode(9)
+            }
+            printResume(cursor)
+            throw fail(error)
+        }
+    }
+
+    private func printResume(_ cursor: ChangeCursor?) {
+        if let cursor {
+            printError("irisk watch: last cursor \(cursor) (resume with --from \(cursor))")
+        } else {
+            printError("irisk watch: no message received")
+        }
+    }
+}
+
+/// One line on stdout, written at once (not held in a buffer while the pipe's reader waits).
+private func writeLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Runs `action` once on the first of `signals`, instead of dying of it.
+final class SignalStop {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], action: @escaping @Sendable () -> Void) {
+        let fired = Atomic<Bool>(false)
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged { action() }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
