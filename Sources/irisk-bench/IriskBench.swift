@@ -57,6 +57,27 @@ struct IriskBench: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Watch streams open during the load, e.g. 16, or a list such as 0,16,256: one run per count, each on a fresh server (or the same --socket), side by side.",
+        valueName: "counts"))
+    var watchers: String?
+
+    @Option(help: "With --watchers: each watcher's $filter (default: every change).")
+    var watchFilter: String = ""
+
+    /// `--watchers` as counts.
+    var watcherCounts: [Int] {
+        get throws {
+            guard let watchers else { return [] }
+            return try watchers.split(separator: ",").map { text in
+                guard let count = Int(text.filter { $0 != " " }), (0...4096).contains(count) else {
+                    throw ValidationError("--watchers '\(watchers)': each count must be 0 ... 4096")
+                }
+                return count
+            }
+        }
+    }
+
     var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     func validate() throws {
@@ -74,6 +95,9 @@ struct IriskBench: AsyncParsableCommand {
         guard (1..<FramePool.maxSlots).contains(inFlight) else { throw ValidationError("--in-flight must be 1 ... \(FramePool.maxSlots - 1)") }
         guard (duration ?? 1) > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
         guard (requests ?? 1) > 0 else { throw ValidationError("--requests must be at least 1") }
+        if try !watcherCounts.isEmpty, !(socket != nil || spawn || spawnProcess != nil) {
+            throw ValidationError("--watchers needs a server: --socket, --spawn or --spawn-process")
+        }
         guard (clientThreads ?? 1) >= 1, (floorThreads ?? 1) >= 1, templates >= 1 else {
             throw ValidationError("--client-threads, --floor-threads and --templates must be at least 1")
         }
@@ -93,7 +117,8 @@ struct IriskBench: AsyncParsableCommand {
             liveStatus: isatty(STDOUT_FILENO) == 1)
         let hasServer = socket != nil || spawn || spawnProcess != nil
         let runFloor = floor || compare
-        let runCount = (hasServer ? 1 : 0) + (runFloor ? 1 : 0)
+        let counts = try watcherCounts
+        let runCount = (hasServer ? max(1, counts.count) : 0) + (runFloor ? 1 : 0)
         try Watchdog.arm(seconds: Double(runCount) * (shape.hardStopSeconds + 30) + 10)
         let host = ReportPrinter.Host(cpus: cpuCount, loadAverageBefore: Self.loadAverage())
         let scratch = try TemporaryDirectory()
@@ -102,9 +127,13 @@ struct IriskBench: AsyncParsableCommand {
 
         var reports: [RunReport] = []
         do {
-            if hasServer {
+            if hasServer, counts.isEmpty {
                 let target = try await makeServerTarget(depth: shape.depth, scratch: scratch)
                 reports.append(try await Self.run(target, shape: shape, runTag: runTag))
+            }
+            for count in counts where hasServer {
+                let target = try await makeServerTarget(depth: shape.depth, scratch: scratch)
+                reports.append(try await Self.run(target, shape: shape, runTag: runTag + "w\(count)", watchers: count, filter: watchFilter))
             }
             if runFloor {
                 let target = try FloorServer(threads: floorThreads ?? cpuCount, scratch: scratch)
@@ -142,14 +171,33 @@ struct IriskBench: AsyncParsableCommand {
     }
 
     /// One run against `target`, which is stopped afterwards whatever happens.
-    private static func run(_ target: any BenchTarget, shape: LoadShape, runTag: String) async throws -> RunReport {
+    /// With `watchers` (a count, possibly 0): that many watch streams are open
+    /// during the load, and the report says what they received.
+    private static func run(
+        _ target: any BenchTarget, shape: LoadShape, runTag: String, watchers: Int? = nil, filter: String = ""
+    ) async throws -> RunReport {
+        var pool: WatcherPool?
         do {
+            var window = target.window
+            if let watchers, watchers > 0 {
+                let opened = try WatcherPool(socketPath: target.socketPath, count: watchers, filter: filter)
+                try opened.start()
+                pool = opened
+                window = WatchingWindow(inner: window, pool: opened)
+            }
             let load = LoadRun(shape: shape, label: target.name, runTag: runTag + (target.name == "floor" ? "f" : ""))
-            let result = try await load.run(socketPath: target.socketPath, verify: target.speaksIdentityRisk, window: target.window)
-            let report = RunReport(target: target, shape: shape, result: result)
+            let result = try await load.run(socketPath: target.socketPath, verify: target.speaksIdentityRisk, window: window)
+            var report = RunReport(target: target, shape: shape, result: result)
+            if let watchers {
+                report.watchers = pool?.stop() ?? WatcherPool.Figures(
+                    watchers: 0, filter: filter, delivered: 0, bookmarks: 0, ended: [:], latencyP50: 0, latencyP99: 0, latencyMax: 0)
+                report.target += " +\(watchers)w"
+                _ = watchers
+            }
             await target.stop()
             return report
         } catch {
+            _ = pool?.stop()
             await target.stop()
             throw error
         }

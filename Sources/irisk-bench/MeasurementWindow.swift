@@ -10,3 +10,19 @@ struct NoWindow: MeasurementWindow {
     func begin() {}
     func end() {}
 }
+
+/// A target's window, plus the watchers counting only inside it.
+struct WatchingWindow: MeasurementWindow {
+    let inner: any MeasurementWindow
+    let pool: WatcherPool
+
+    func begin() {
+        inner.begin()
+        pool.beginMeasuring()
+    }
+
+    func end() {
+        pool.endMeasuring()
+        inner.end()
+    }
+}

@@ -48,6 +48,11 @@ struct ReportPrinter {
         if let c = comparison {
             lines.append("ratio (iriskd/floor): throughput \(Format.fixed(c.throughputRatio, 2)); p50 \(Format.fixed(c.p50Ratio, 2)); p99 \(Format.fixed(c.p99Ratio, 2))")
         }
+        if let base = runs.first(where: { $0.watchers?.watchers == 0 }), base.createsPerSecond > 0 {
+            for r in runs where (r.watchers?.watchers ?? 0) > 0 {
+                lines.append("ratio (\(r.target) / \(base.target)): creates/s \(Format.fixed(r.createsPerSecond / base.createsPerSecond, 3))")
+            }
+        }
         for r in runs { lines += details(r) }
         var hostLine = "host: \(host.cpus) CPUs"
         if let load = host.loadAverageBefore { hostLine += ", load average before the run \(Format.fixed(load, 2)) (other work on the machine skews these numbers)" }
@@ -97,6 +102,14 @@ struct ReportPrinter {
                 line += "; in flight ÷ avg commit = \(Format.grouped(Int(c)))/s, achieved \(Format.fixed(100 * r.createsPerSecond / c, 0))%"
             }
             lines.append(line)
+        }
+        if let w = r.watchers, w.watchers > 0 {
+            let rate = r.measuredSeconds > 0 ? Double(w.delivered) / r.measuredSeconds : 0
+            let ended = w.ended.isEmpty ? "none" : w.ended.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            lines.append("  watchers: \(w.watchers)" + (w.filter.isEmpty ? "" : " (filter \(w.filter))")
+                + ": \(Format.grouped(Int(w.delivered))) changes delivered (\(Format.grouped(Int(rate)))/s over all), \(w.bookmarks) bookmarks; "
+                + "delivery (createdDateTime → read) p50 \(Format.latency(UInt64(w.latencyP50 * 1e3))), p99 \(Format.latency(UInt64(w.latencyP99 * 1e3))), "
+                + "max \(Format.latency(UInt64(w.latencyMax * 1e3))); streams ended: \(ended)")
         }
         for note in s.notes + r.notes { lines.append("  note: \(note)") }
         return lines

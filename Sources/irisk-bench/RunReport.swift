@@ -45,6 +45,8 @@ struct RunReport: Codable, Sendable {
     var hitHardStop: Bool
     var incomplete: Bool
     var server: ServerFigures
+    /// `--watchers`: what the watch streams received during the window.
+    var watchers: WatcherPool.Figures?
     var notes: [String]
 
     static let statusNames = [
