@@ -69,8 +69,18 @@ enum FuzzTarget {
         case .success(let request):
             checkReencoding(method, request)
             guard let handler = router.handler(for: method) else { fatalError("no handler for \(M.descriptor)") }
+            let context = CallContext(method: M.descriptor, peer: nil, deadline: nil)
+            if M.descriptor.shape == .serverStreaming {
+                // A stream: its opening messages, then the client's cancel; it must end once.
+                let sink = StreamCapturingSink<M.Response>()
+                handler.start(request, context: context, sink: sink)
+                let (messages, end) = sink.takeOpeningThenCancel()
+                for message in messages { checkAnswer(method, callID, .success(message)) }
+                if case .failure(let error) = end { checkAnswer(method, callID, .failure(error)) }
+                return
+            }
             let sink = CapturingSink<M.Response>()
-            handler.start(request, context: CallContext(method: M.descriptor, peer: nil, deadline: nil), sink: sink)
+            handler.start(request, context: context, sink: sink)
             checkAnswer(method, callID, sink.wait())
         }
     }
@@ -161,5 +171,68 @@ final class CapturingSink<Response: Sendable>: ResponseSink {
             fatalError("a call was not answered within 5 s")
         }
         return result
+    }
+}
+
+/// A stream's sink for one fuzz input: takes its first messages (at most 4),
+/// then cancels it as a client would, and waits for its one final status.
+final class StreamCapturingSink<Response: Sendable>: ResponseSink {
+    private struct State {
+        var messages: [Response] = []
+        var end: Result<Response?, IdentityRiskError>?
+        var cancelled = false
+        var onCancel: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+    private let progressed = DispatchSemaphore(value: 0)
+
+    func write(_ message: Response) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard state.end == nil, !state.cancelled, state.messages.count < 4 else { return false }
+            state.messages.append(message)
+            return true
+        }
+        if accepted { progressed.signal() }
+        return accepted
+    }
+
+    func finish(_ result: Result<Response?, IdentityRiskError>) {
+        let first = state.withLock { state -> Bool in
+            guard state.end == nil else { return false }
+            state.end = result
+            return true
+        }
+        if !first { fatalError("a stream was finished twice") }
+        progressed.signal()
+    }
+
+    func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.onCancel = handler
+            return false
+        }
+        if now { handler() }
+    }
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// The opening messages (or an early end), then cancel, then the end.
+    func takeOpeningThenCancel() -> (messages: [Response], end: Result<Response?, IdentityRiskError>) {
+        guard progressed.wait(timeout: .now() + 5) == .success else {
+            fatalError("a stream neither wrote nor ended within 5 s")
+        }
+        let handler = state.withLock { state -> (@Sendable () -> Void)? in
+            state.cancelled = true
+            defer { state.onCancel = nil }
+            return state.onCancel
+        }
+        handler?()
+        let deadline = DispatchTime.now() + 5
+        while state.withLock({ $0.end == nil }) {
+            if progressed.wait(timeout: deadline) == .timedOut { fatalError("a cancelled stream did not end within 5 s") }
+        }
+        return state.withLock { ($0.messages, $0.end!) }
     }
 }
