@@ -86,7 +86,7 @@ public final class ChangeFeed: Sendable {
     public func recent(after cursor: ChangeCursor, limit: Int) -> [Change]? {
         state.withLock { state -> [Change]? in
             guard cursor >= state.floor else { return nil }
-            guard cursor < state.latest else { return [] }
+            guard cursor < state.latest, limit > 0 else { return [] }
             // Binary search for the first change later than `cursor`.
             var low = 0
             var high = state.ring.count
