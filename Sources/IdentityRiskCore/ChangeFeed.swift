@@ -42,14 +42,23 @@ public final class ChangeFeed: Sendable {
     }
 
     /// The store opened with `latest` as its last committed change: the
-    /// window starts empty there.
+    /// window starts empty there. (A store may also reset after committing
+    /// changes it cannot publish: watchers waiting for a change before
+    /// `latest` are woken, and read those changes from the log.)
     public func reset(latest: ChangeCursor) {
-        state.withLock { state in
+        let woken = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             state.ring.removeAll(keepingCapacity: true)
             state.head = 0
             state.floor = latest
             state.latest = latest
+            var woken: [CheckedContinuation<Bool, Never>] = []
+            for (id, waiter) in state.waiters where waiter.after < latest {
+                woken.append(waiter.continuation)
+                state.waiters[id] = nil
+            }
+            return woken
         }
+        for continuation in woken { continuation.resume(returning: true) }
     }
 
     /// The cursor of the last published change.
@@ -86,7 +95,7 @@ public final class ChangeFeed: Sendable {
     public func recent(after cursor: ChangeCursor, limit: Int) -> [Change]? {
         state.withLock { state -> [Change]? in
             guard cursor >= state.floor else { return nil }
-            guard cursor < state.latest else { return [] }
+            guard cursor < state.latest, limit > 0 else { return [] }
             // Binary search for the first change later than `cursor`.
             var low = 0
             var high = state.ring.count

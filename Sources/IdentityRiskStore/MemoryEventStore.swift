@@ -15,7 +15,7 @@ import Synchronization
 /// Lifecycle: ``run()`` returns at graceful shutdown (or cancellation) and
 /// closes the store; every later call throws `unavailable`.
 ///
-/// The change log: one global log (a Mutex-protected array) of the last
+/// The change log: one global log (a Mutex-protected ring) of the last
 /// ``changeRetention`` changes (default 100,000 and 7 days; pruned as changes
 /// are appended and read). A write appends its change while it still holds
 /// the lock of its record's shard (lock order: shard, then log, then the
@@ -62,32 +62,53 @@ public final class MemoryEventStore: EventStore {
         let appended: ContinuousClock.Instant?
     }
 
-    /// The retained changes, oldest first, with contiguous cursors: the
-    /// oldest is `latest - count + 1`. `entries[head...]` are retained; the
-    /// dropped prefix is compacted away once it is as long as the rest.
+    /// The retained changes, oldest first, with contiguous cursors (the
+    /// oldest is `latest - count + 1`), in a ring: `storage` grows up to
+    /// `capacity` (`nil`: without bound), then a new change overwrites the
+    /// oldest. Age pruning frees slots at the old end, which later changes
+    /// reuse. No append moves the retained changes (except a rare rotation
+    /// when an unbounded or not yet full ring grows while wrapped).
     private struct LogState: Sendable {
-        var entries: [LogEntry] = []
-        var head = 0
+        let capacity: Int?
+        var storage: [LogEntry] = []
+        var start = 0
+        var count = 0
         var latest: UInt64 = 0
 
-        var count: Int { entries.count - head }
-
         var bounds: ChangeLogBounds {
-            let latest = ChangeCursor(latest)
-            return ChangeLogBounds(earliestResumable: ChangeCursor(self.latest - UInt64(count)), latest: latest)
+            ChangeLogBounds(earliestResumable: ChangeCursor(latest - UInt64(count)), latest: ChangeCursor(latest))
+        }
+
+        /// The `index`-th retained change, 0 the oldest.
+        func entry(_ index: Int) -> LogEntry {
+            storage[(start + index) % storage.count]
+        }
+
+        mutating func append(_ entry: LogEntry) {
+            if count < storage.count {
+                storage[(start + count) % storage.count] = entry
+                count += 1
+            } else if capacity.map({ storage.count < $0 }) ?? true {
+                if start != 0 {
+                    storage = Array(storage[start...] + storage[..<start])
+                    start = 0
+                }
+                storage.append(entry)
+                count += 1
+            } else {
+                storage[start] = entry
+                start = (start + 1) % storage.count
+            }
         }
 
         mutating func dropOldest(_ n: Int) {
-            head += n
-            if head >= 1024, head >= count {
-                entries.removeFirst(head)
-                head = 0
-            }
+            guard n > 0 else { return }
+            start = (start + n) % storage.count
+            count -= n
         }
     }
 
-    private let changeLog = Mutex(LogState())
-    private let maxChanges: Int?
+    private let changeLog: Mutex<LogState>
 
     /// Default retention of the memory store's change log: 7 days, 100,000 changes.
     public static let defaultChangeRetention = ChangeRetention(maxAge: .seconds(7 * 24 * 3600), maxCount: 100_000)
@@ -97,7 +118,7 @@ public final class MemoryEventStore: EventStore {
     public init(capacity: Int = 10_000_000, changeRetention: ChangeRetention = MemoryEventStore.defaultChangeRetention) {
         self.capacity = capacity
         self.changeRetention = changeRetention
-        self.maxChanges = changeRetention.maxCount.map { max(1, $0) }
+        self.changeLog = Mutex(LogState(capacity: changeRetention.maxCount.map { max(1, $0) }))
         self.shards = (0..<Self.shardCount).map { _ in Shard() }
         changeFeed.reset(latest: .zero)
     }
@@ -247,8 +268,7 @@ public final class MemoryEventStore: EventStore {
         changeLog.withLock { log in
             log.latest += 1
             let change = Change(cursor: ChangeCursor(log.latest), kind: kind, event: event)
-            log.entries.append(LogEntry(change: change, appended: appended))
-            if let maxChanges, log.count > maxChanges { log.dropOldest(log.count - maxChanges) }
+            log.append(LogEntry(change: change, appended: appended))
             if let appended { prune(&log, now: appended) }
             changeFeed.publish(CollectionOfOne(change))
         }
@@ -258,7 +278,7 @@ public final class MemoryEventStore: EventStore {
     private func prune(_ log: inout LogState, now: ContinuousClock.Instant) {
         guard let maxAge = changeRetention.maxAge else { return }
         var old = 0
-        while old < log.count, let appended = log.entries[log.head + old].appended, now - appended > maxAge { old += 1 }
+        while old < log.count, let appended = log.entry(old).appended, now - appended > maxAge { old += 1 }
         if old > 0 { log.dropOldest(old) }
     }
 
@@ -273,9 +293,8 @@ public final class MemoryEventStore: EventStore {
             let bounds = log.bounds
             if cursor < bounds.earliestResumable { throw .cursorExpired(cursor, bounds: bounds) }
             if cursor > bounds.latest { throw .cursorAhead(cursor, bounds: bounds) }
-            let first = log.head + Int(cursor.rawValue - bounds.earliestResumable.rawValue)
-            let end = first + min(limit, log.entries.count - first)
-            return log.entries[first..<end].map(\.change)
+            let first = Int(cursor.rawValue - bounds.earliestResumable.rawValue)
+            return (first..<(first + min(limit, log.count - first))).map { log.entry($0).change }
         }
     }
 

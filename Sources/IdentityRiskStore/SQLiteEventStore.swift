@@ -32,7 +32,11 @@ import ServiceLifecycle
 /// so the page reflects exactly the changes up to it. Retention
 /// (``Configuration/changeRetention``) prunes the oldest changes on the writer
 /// thread, in chunks, between batches.
-
+///
+/// One database, one iriskd: the store holds an exclusive `flock` on the
+/// database file while open (see `DatabaseFileLock`); a second store on the
+/// same file, in this process or another, fails at open with `unavailable`
+/// (innerCode `DatabaseInUse`) naming the path.
 ///
 /// Indexed filters (each index ends in `created_ticks, id`, so a filter on its
 /// leading column with the default `createdDateTime` order reads one page
@@ -68,7 +72,8 @@ public final class SQLiteEventStore: EventStore {
     /// `path`, migrates it to the current schema and starts the writer.
     ///
     /// - Throws: ``IdentityRiskError`` `unavailable` naming `path` when the file
-    ///   cannot be opened or written, is not a database or has a newer schema; `invalidArgument`
+    ///   cannot be opened or written, is not a database, has a newer schema or
+    ///   is open in another store (innerCode `DatabaseInUse`); `invalidArgument`
     ///   for a configuration value below 1 (or a retention or prune interval
     ///   that is not positive).
     public init(
@@ -84,13 +89,20 @@ public final class SQLiteEventStore: EventStore {
         self.configuration = configuration
         self.logger = logger
         try Self.createDirectory(of: path)
+        let lock = try DatabaseFileLock.acquire(path: path)
         let opened: DatabasePool
         let latest: ChangeCursor
-        opened = try Self.openPool(path: path, configuration: configuration)
         do throws(IdentityRiskError) {
-            latest = try Self.readBounds(pool: opened, path: path).latest
+            opened = try Self.openPool(path: path, configuration: configuration)
+            do throws(IdentityRiskError) {
+                latest = try Self.readBounds(pool: opened, path: path).latest
+            } catch {
+                try? opened.close()
+                throw error
+            }
         } catch {
-            try? opened.close()
+            // SQLite has closed the file (or never opened it): the lock can go.
+            lock.release()
             throw error
         }
         pool = opened
@@ -100,7 +112,7 @@ public final class SQLiteEventStore: EventStore {
             pool: pool, path: path,
             maxQueuedWrites: configuration.maxQueuedWrites, maxBatchSize: configuration.maxBatchSize,
             changeFeed: changeFeed, retention: configuration.changeRetention, pruneInterval: configuration.changePruneInterval,
-            afterClose: {},
+            afterClose: { lock.release() },
             logger: logger)
         writer.start()
         logger.info("opened SQLite event store", metadata: [

@@ -43,6 +43,7 @@ extension CrashTests {
         let daemon = try HardeningDaemon(socketPath: socket, arguments: ["--store", "sqlite:" + database])
         try await daemon.waitUntilServing()
         let ledger = Ledger()
+        let changes = ChangeLedger()
         let closed = try DateTimeOffset(parsing: "2017-01-02T08:00:00Z")
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -65,6 +66,7 @@ extension CrashTests {
                                     // create
                                     let draft = seedDraft(id: id, userId: "user-\(connection)-\(slot)")
                                     guard let event = try? await client.create(draft).event else { return }
+                                    changes.acknowledge(slot: Self.slotOf(id), .created, event)
                                     ack(id, .stored(event))
                                     // update: a new status and closedDateTime (version 2)
                                     var patch = EventPatch()
@@ -76,11 +78,13 @@ extension CrashTests {
                                     next.version = 2
                                     ledger.begin(id, .stored(next))
                                     guard let updated = try? await client.update(id: id, patch, ifMatch: 1) else { return }
+                                    changes.acknowledge(slot: Self.slotOf(id), .updated, updated)
                                     ack(id, .stored(updated))
                                     // every third record is deleted again
                                     guard n % 3 == 0 else { continue }
                                     ledger.begin(id, .deleted)
                                     guard (try? await client.delete(id: id, ifMatch: 2)) != nil else { return }
+                                    changes.acknowledge(slot: Self.slotOf(id), .deleted, updated)  // a delete logs the last version
                                     ack(id, .deleted)
                                 }
                             }
@@ -94,6 +98,8 @@ extension CrashTests {
         let wasKilled = ledger.killed.load(ordering: .relaxed)
         #expect(wasKilled, "the server was killed mid-load")
         #expect(try await daemon.waitForExit(timeout: .seconds(10)) != nil, "the killed server is gone")
+        // The change log: one change per acknowledged create, update and delete, in each slot's order.
+        try await Self.checkChangeLog(database: database, ledger: changes, slot: Self.slotOf)
 
         let restarted = try HardeningDaemon(socketPath: socket, arguments: ["--store", "sqlite:" + database])
         try await restarted.waitUntilServing()

@@ -27,6 +27,7 @@ struct CrashTests {
         try await daemon.waitUntilServing()
 
         let load = LoadState()
+        let changes = ChangeLedger()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for connection in 0..<4 {
                 group.addTask {
@@ -43,6 +44,7 @@ struct CrashTests {
                                     draft.riskEventType = "type-\(n % 7)"
                                     load.sent.withLock { $0[id] = draft }
                                     guard let outcome = try? await client.create(draft) else { return }
+                                    changes.acknowledge(slot: Self.slotOf(id), .created, outcome.event)
                                     let count = load.acknowledged.withLock { acked in
                                         acked[id] = outcome.event
                                         return acked.count
@@ -66,6 +68,9 @@ struct CrashTests {
         #expect(acked.count >= killAfter)
 
         #expect(try await daemon.waitForExit(timeout: .seconds(10)) != nil, "the killed server is gone")
+        // The change log: one change per acknowledged create, in each slot's order.
+        let logged = try await Self.checkChangeLog(database: database, ledger: changes, slot: Self.slotOf)
+        #expect(logged >= acked.count)
         // Restart on the same database.
         let restarted = try HardeningDaemon(socketPath: socket, arguments: ["--store", "sqlite:" + database])
         try await restarted.waitUntilServing()
