@@ -1,4 +1,5 @@
 import IdentityRiskCore
+import IdentityRiskTestSupport
 import IdentityRiskStore
 import Testing
 

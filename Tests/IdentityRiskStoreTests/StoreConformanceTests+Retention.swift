@@ -1,4 +1,5 @@
 import IdentityRiskCore
+import IdentityRiskTestSupport
 @testable import IdentityRiskStore
 import Testing
 
