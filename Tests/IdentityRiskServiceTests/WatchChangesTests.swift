@@ -1,0 +1,173 @@
+import IdentityRiskCore
+import IdentityRiskTestSupport
+import Synchronization
+import Testing
+
+/// A store that is only a change log (a fixed list of changes) and a feed of
+/// a chosen, small capacity: to drive ``WatchChanges`` through its catch-up
+/// path (the feed's window no longer reaches back) and its live path.
+final class LogOnlyStore: EventStore {
+    let kind = "log-only"
+    let changeFeed: ChangeFeed
+    private let log: Mutex<[Change]>
+    private let earliest: ChangeCursor
+    let reads = Atomic<Int>(0)
+
+    init(changes: [Change], earliestResumable: ChangeCursor = .zero, feedCapacity: Int) {
+        log = Mutex(changes)
+        earliest = earliestResumable
+        changeFeed = ChangeFeed(capacity: feedCapacity)
+        changeFeed.reset(latest: .zero)
+        changeFeed.publish(changes)
+    }
+
+    /// Commits one more change: in the log, then in the feed.
+    func commit(_ change: Change) {
+        log.withLock { $0.append(change) }
+        changeFeed.publish(CollectionOfOne(change))
+    }
+
+    func run() async throws {}
+    func create(_ event: IdentityRiskEvent, completion: @escaping @Sendable (Result<CreateOutcome, IdentityRiskError>) -> Void) {
+        completion(.failure(IdentityRiskError(code: .unimplemented, message: "log only")))
+    }
+    func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? { nil }
+    func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage { ListPage(events: [], next: nil) }
+    func replace(_ event: IdentityRiskEvent, expectedVersion: UInt64) async throws(IdentityRiskError) -> IdentityRiskEvent { event }
+    func delete(id: String, expectedVersion: UInt64?) async throws(IdentityRiskError) -> UInt64 { 0 }
+
+    func changes(after cursor: ChangeCursor, limit: Int) async throws(IdentityRiskError) -> [Change] {
+        reads.add(1, ordering: .relaxed)
+        let bounds = try await changeLogBounds()
+        if cursor < bounds.earliestResumable { throw .cursorExpired(cursor, bounds: bounds) }
+        return Array(log.withLock { $0 }.filter { $0.cursor > cursor }.prefix(limit))
+    }
+
+    func changeLogBounds() async throws(IdentityRiskError) -> ChangeLogBounds {
+        ChangeLogBounds(earliestResumable: earliest, latest: log.withLock { $0.last?.cursor ?? .zero })
+    }
+}
+
+/// Messages a watch emits, until it has `limit` (then `emit` answers false).
+final class Emitted: Sendable {
+    private let messages = Mutex<[WatchChanges.Message]>([])
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func emit(_ message: WatchChanges.Message) -> Bool {
+        messages.withLock {
+            $0.append(message)
+            return $0.count < limit
+        }
+    }
+
+    var all: [WatchChanges.Message] { messages.withLock { $0 } }
+    var changes: [Change] { all.compactMap { if case .change(let c) = $0 { c } else { nil } } }
+}
+
+@Suite("ChangeFeed and WatchChanges")
+struct WatchChangesTests {
+    static let created = dt("2024-05-01T12:00:00Z")
+
+    static func change(_ n: UInt64, _ kind: ChangeKind = .created, level: RiskLevel = .high) -> Change {
+        var event = seedEvent(id: "c-\(n)", createdDateTime: created, version: kind == .created ? 1 : 2)
+        event.riskLevel = level
+        return Change(cursor: ChangeCursor(n), kind: kind, event: event)
+    }
+
+    // MARK: ChangeFeed
+
+    @Test("the feed's window keeps the newest changes; a cursor before it answers nil (read the log), at the latest []")
+    func feedWindow() {
+        let feed = ChangeFeed(capacity: 4)
+        feed.reset(latest: ChangeCursor(2))
+        #expect(feed.recent(after: ChangeCursor(1), limit: 10) == nil, "before the feed's start: the log")
+        #expect(feed.recent(after: ChangeCursor(2), limit: 10) == [])
+        feed.publish((3...10).map { Self.change($0) })
+        #expect(feed.latest == ChangeCursor(10))
+        #expect(feed.recent(after: ChangeCursor(5), limit: 10) == nil, "6 was evicted: after 5 is not in the window")
+        #expect(feed.recent(after: ChangeCursor(6), limit: 10)?.map(\.cursor.rawValue) == [7, 8, 9, 10])
+        #expect(feed.recent(after: ChangeCursor(7), limit: 2)?.map(\.cursor.rawValue) == [8, 9])
+        #expect(feed.recent(after: ChangeCursor(10), limit: 10) == [])
+    }
+
+    @Test("a waiter wakes on a later change, times out, or stops on cancellation and close")
+    func feedWaits() async {
+        let feed = ChangeFeed(capacity: 8)
+        feed.reset(latest: ChangeCursor(1))
+        #expect(await feed.waitForChange(after: .zero, timeout: .seconds(5)), "already later: at once")
+        #expect(await feed.waitForChange(after: ChangeCursor(1), timeout: .milliseconds(30)) == false, "timeout")
+
+        let woken = Task { await feed.waitForChange(after: ChangeCursor(1), timeout: .seconds(30)) }
+        while feed.waiting == 0 { await Task.yield() }
+        feed.publish(CollectionOfOne(Self.change(2)))
+        #expect(await woken.value)
+
+        let cancelled = Task { await feed.waitForChange(after: ChangeCursor(2), timeout: .seconds(30)) }
+        while feed.waiting == 0 { await Task.yield() }
+        cancelled.cancel()
+        #expect(await cancelled.value == false)
+        #expect(feed.waiting == 0)
+
+        let closed = Task { await feed.waitForChange(after: ChangeCursor(2), timeout: .seconds(30)) }
+        while feed.waiting == 0 { await Task.yield() }
+        feed.close()
+        #expect(await closed.value == false)
+        #expect(feed.isClosed)
+    }
+
+    // MARK: WatchChanges
+
+    @Test("a watcher behind the feed's window catches up from the log, then follows the feed; the filter applies to deletes' last content")
+    func catchUpThenLive() async throws {
+        var history = (1...20).map { Self.change($0, level: $0 % 2 == 0 ? .high : .low) }
+        history.append(Self.change(21, .deleted, level: .high))
+        let store = LogOnlyStore(changes: history, feedCapacity: 4)
+        let watch = WatchChanges(store: store, bookmarkInterval: .seconds(30), batchSize: 5)
+        let plan = try await watch.begin(WatchChanges.Request(filter: "riskLevel eq 'high'", start: .after(.zero)))
+        let emitted = Emitted(limit: 1 + 11 + 1)
+        let running = Task { try await watch.run(plan) { emitted.emit($0) } }
+        while emitted.all.count < 12 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(store.reads.load(ordering: .relaxed) >= 4, "20 changes behind a 4-change window, read 5 at a time from the log")
+        store.commit(Self.change(22, .updated, level: .high))
+        try await running.value
+        #expect(emitted.all.first == .bookmark(.zero), "the opening bookmark")
+        #expect(emitted.changes.map(\.cursor.rawValue) == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 21, 22], "the high ones, in order, then the live update")
+        #expect(emitted.changes[10].kind == .deleted)
+    }
+
+    @Test("an idle watcher gets bookmarks at the cursor it reached, also when no change matched")
+    func bookmarks() async throws {
+        let store = LogOnlyStore(changes: (1...3).map { Self.change($0, level: .low) }, feedCapacity: 16)
+        let watch = WatchChanges(store: store, bookmarkInterval: .milliseconds(40))
+        let plan = try await watch.begin(WatchChanges.Request(filter: "riskLevel eq 'high'", start: .oldest))
+        let emitted = Emitted(limit: 3)
+        try await watch.run(plan) { emitted.emit($0) }
+        #expect(emitted.all == [.bookmark(.zero), .bookmark(ChangeCursor(3)), .bookmark(ChangeCursor(3))])
+    }
+
+    @Test("begin resolves now and oldest against the log, refuses an expired or unknown cursor and a bad filter")
+    func begin() async throws {
+        let store = LogOnlyStore(changes: (11...15).map { Self.change($0) }, earliestResumable: ChangeCursor(10), feedCapacity: 16)
+        let watch = WatchChanges(store: store)
+        #expect(try await watch.begin(WatchChanges.Request(start: .now)).after == ChangeCursor(15))
+        #expect(try await watch.begin(WatchChanges.Request(start: .oldest)).after == ChangeCursor(10))
+        #expect(try await watch.begin(WatchChanges.Request(start: .after(ChangeCursor(12)))).after == ChangeCursor(12))
+        await #expect(throws: IdentityRiskError.cursorExpired(ChangeCursor(9), bounds: ChangeLogBounds(earliestResumable: ChangeCursor(10), latest: ChangeCursor(15)))) {
+            try await watch.begin(WatchChanges.Request(start: .after(ChangeCursor(9))))
+        }
+        do {
+            _ = try await watch.begin(WatchChanges.Request(start: .after(ChangeCursor(16))))
+            Issue.record("a cursor ahead of the log was accepted")
+        } catch {
+            #expect(error.innerCode == "CursorAhead")
+        }
+        do {
+            _ = try await watch.begin(WatchChanges.Request(filter: "riskLevel eq", start: .now))
+            Issue.record("a bad filter was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument)
+        }
+    }
+}
