@@ -240,6 +240,9 @@ final class GroupCommitWriter: Sendable {
         var lastPrune = DispatchTime.now().uptimeNanoseconds
         /// Under load, batches and pruning chunks alternate.
         var pruneTurn = false
+        /// ``pruneNow()`` callers whose request came before the current
+        /// chunk: the pass answers them when it ends.
+        var passWaiters: [CheckedContinuation<Void, Never>] = []
         loop: while true {
             let now = DispatchTime.now().uptimeNanoseconds
             let due = prunes && now &- lastPrune >= interval
@@ -247,6 +250,8 @@ final class GroupCommitWriter: Sendable {
             let step = state.withLock { state -> Step in
                 if due { state.pruneRequested = true }
                 if state.pruneRequested, state.accepting, state.queue.isEmpty || pruneTurn {
+                    passWaiters += state.pruneWaiters
+                    state.pruneWaiters = []
                     return .prune
                 }
                 if state.queue.isEmpty {
@@ -268,12 +273,10 @@ final class GroupCommitWriter: Sendable {
             case .prune:
                 pruneTurn = false
                 if !pruneChunkOfChanges() {
-                    let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                        state.pruneRequested = false
-                        defer { state.pruneWaiters = [] }
-                        return state.pruneWaiters
-                    }
-                    for waiter in waiters { waiter.resume() }
+                    // The pass is over; a request made during its last chunk gets a pass of its own.
+                    state.withLock { $0.pruneRequested = !$0.pruneWaiters.isEmpty }
+                    for waiter in passWaiters { waiter.resume() }
+                    passWaiters = []
                 }
             case .sleep:
                 guard prunes else {
@@ -297,6 +300,7 @@ final class GroupCommitWriter: Sendable {
         }
         afterClose()
         changeFeed.close()
+        for waiter in passWaiters { waiter.resume() }
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.finished = true
             defer {

@@ -1,6 +1,7 @@
 import IdentityRiskCore
 import IdentityRiskTestSupport
 import IdentityRiskStore
+import ServiceLifecycle
 import Testing
 
 /// The change log (Watch): which writes append a change, cursors, paging,
@@ -160,6 +161,24 @@ extension StoreConformanceTests {
             _ = try await store.create(try Fixture.event("wake-2"))
             #expect(await woke)
             #expect(store.changeFeed.recent(after: latest, limit: 10)?.map(\.event.id) == ["wake-2"])
+        }
+    }
+
+    @Test("after graceful shutdown the log is unavailable and the feed is closed: waiting watchers return false", arguments: StoreFactory.all)
+    func changeLogAfterShutdown(_ factory: StoreFactory) async throws {
+        try await factory.withStore { store in
+            let group = ServiceGroup(services: [store])
+            let running = Task { try await group.run() }
+            _ = try await store.create(try Fixture.event("shut-1"))
+            let latest = store.changeFeed.latest
+            async let waiting = store.changeFeed.waitForChange(after: latest, timeout: .seconds(600))
+            await Task.yield()
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(await waiting == false, "a waiting watcher is released by the close, not by its timeout")
+            #expect(await store.changeFeed.waitForChange(after: latest, timeout: .seconds(600)) == false, "no new waits once closed")
+            #expect(await attempt { try await store.changes(after: .zero, limit: 10) }.failure?.code == .unavailable)
+            #expect(await attempt { try await store.changeLogBounds() }.failure?.code == .unavailable)
         }
     }
 
