@@ -93,21 +93,39 @@ public final class ChangeFeed: Sendable {
     /// `cursor` is the latest; `nil` when the window no longer reaches back to
     /// `cursor` (read the store's log).
     public func recent(after cursor: ChangeCursor, limit: Int) -> [Change]? {
-        state.withLock { state -> [Change]? in
+        recent(after: cursor, scanning: limit) { _ in true }.map(\.matches)
+    }
+
+    /// Scans at most `limit` changes after `cursor` (oldest first) and returns
+    /// those `include` accepts, with the cursor of the last one scanned
+    /// (`cursor` itself when there was none); `nil` when the window no longer
+    /// reaches back to `cursor` (read the store's log).
+    ///
+    /// `include` runs under the feed's lock on the stored changes, so a
+    /// watcher whose filter rejects most changes copies only what it sends:
+    /// it must be quick and must not call back into the feed.
+    public func recent(
+        after cursor: ChangeCursor, scanning limit: Int, where include: (Change) -> Bool
+    ) -> (matches: [Change], reached: ChangeCursor)? {
+        state.withLock { state -> (matches: [Change], reached: ChangeCursor)? in
             guard cursor >= state.floor else { return nil }
-            guard cursor < state.latest, limit > 0 else { return [] }
+            guard cursor < state.latest, limit > 0 else { return ([], cursor) }
+            let count = state.ring.count
+            let head = state.head
             // Binary search for the first change later than `cursor`.
             var low = 0
-            var high = state.ring.count
+            var high = count
             while low < high {
                 let middle = (low + high) / 2
-                if state.element(middle, capacity: capacity).cursor <= cursor { low = middle + 1 } else { high = middle }
+                if state.ring[(head + middle) % capacity].cursor <= cursor { low = middle + 1 } else { high = middle }
             }
-            let end = min(state.ring.count, low + limit)
-            var out: [Change] = []
-            out.reserveCapacity(end - low)
-            for index in low..<end { out.append(state.element(index, capacity: capacity)) }
-            return out
+            let end = min(count, low + limit)
+            guard low < end else { return ([], cursor) }
+            var matches: [Change] = []
+            for index in low..<end where include(state.ring[(head + index) % capacity]) {
+                matches.append(state.ring[(head + index) % capacity])
+            }
+            return (matches, state.ring[(head + end - 1) % capacity].cursor)
         }
     }
 

@@ -63,7 +63,8 @@ public struct FilterComparison: Sendable, Hashable {
     static func rank(_ status: RiskEventStatus) -> Int { Int(status.wireNumber) }
 
     private func compareBytes(_ lhs: String, _ rhs: String) -> Bool {
-        let equal = lhs.utf8.elementsEqual(rhs.utf8)
+        // Lengths first: O(1) for native strings, and most unequal ids differ in it or early.
+        let equal = lhs.utf8.count == rhs.utf8.count && lhs.utf8.elementsEqual(rhs.utf8)
         switch op {
         case .eq: return equal
         case .ne: return !equal

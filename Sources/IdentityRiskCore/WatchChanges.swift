@@ -17,14 +17,23 @@ public struct WatchChanges: Sendable {
     public var bookmarkInterval: Duration
     /// Changes read per step (from the feed or the log).
     public var batchSize: Int
+    /// After a wake-up, how long a watcher lets further commits gather before
+    /// it reads: bounds wake-ups to one per linger per watcher under load (at
+    /// the price of that much delivery latency).
+    public var lingerInterval: Duration
 
     public static let defaultBookmarkInterval = Duration.seconds(2)
+    public static let defaultLingerInterval = Duration.milliseconds(5)
 
-    public init(store: any EventStore, bookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval, batchSize: Int = 256) {
-        precondition(bookmarkInterval > .zero && batchSize > 0)
+    public init(
+        store: any EventStore, bookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval, batchSize: Int = 256,
+        lingerInterval: Duration = WatchChanges.defaultLingerInterval
+    ) {
+        precondition(bookmarkInterval > .zero && batchSize > 0 && lingerInterval >= .zero)
         self.store = store
         self.bookmarkInterval = bookmarkInterval
         self.batchSize = batchSize
+        self.lingerInterval = lingerInterval
     }
 
     /// Where a watch starts.
@@ -86,48 +95,62 @@ public struct WatchChanges: Sendable {
     }
 
     /// Streams `plan` into `emit` until `emit` returns `false` (the call is
-    /// over) or the task is cancelled; then returns. Throws when the log
+    /// over) or the task is cancelled; then returns. `emit` may suspend: that
+    /// is the transport's backpressure, and the watcher waits for it. Throws when the log
     /// cannot be read: `cursorExpired` if retention pruned changes this
     /// watcher had not read yet (it fell behind by more than the retention),
     /// `unavailable` when the store closed.
-    public func run(_ plan: Plan, emit: (Message) -> Bool) async throws(IdentityRiskError) {
+    public func run(_ plan: Plan, emit: (Message) async -> Bool) async throws(IdentityRiskError) {
         let clock = ContinuousClock()
         let feed = store.changeFeed
         var cursor = plan.after
-        guard emit(.bookmark(cursor)) else { return }
+        guard await emit(.bookmark(cursor)) else { return }
         var lastSent = clock.now
         while !Task.isCancelled {
-            let batch = try await next(after: cursor, feed: feed)
-            if batch.isEmpty {
+            let (matches, reached, full) = try await next(after: cursor, plan: plan, feed: feed)
+            if reached == cursor {
                 let quiet = clock.now - lastSent
                 if quiet >= bookmarkInterval {
-                    guard emit(.bookmark(cursor)) else { return }
+                    guard await emit(.bookmark(cursor)) else { return }
                     lastSent = clock.now
                     continue
                 }
                 if feed.isClosed { throw .storeClosedDuringWatch }
-                _ = await feed.waitForChange(after: cursor, timeout: bookmarkInterval - quiet)
+                if await feed.waitForChange(after: cursor, timeout: bookmarkInterval - quiet), lingerInterval > .zero {
+                    // Let the changes of the next few moments join this read: one
+                    // wake-up per linger, not one per commit.
+                    try? await Task.sleep(for: lingerInterval)
+                }
                 continue
             }
-            for change in batch {
-                if plan.filter?.matches(change.event) ?? true {
-                    guard emit(.change(change)) else { return }
-                    lastSent = clock.now
-                }
-                cursor = change.cursor
-            }
-            if clock.now - lastSent >= bookmarkInterval {
-                guard emit(.bookmark(cursor)) else { return }
+            for change in matches {
+                guard await emit(.change(change)) else { return }
                 lastSent = clock.now
+            }
+            cursor = reached
+            if clock.now - lastSent >= bookmarkInterval {
+                guard await emit(.bookmark(cursor)) else { return }
+                lastSent = clock.now
+            }
+            if !full, lingerInterval > .zero, !Task.isCancelled {
+                try? await Task.sleep(for: lingerInterval)
             }
         }
     }
 
-    /// The next changes after `cursor`: from the feed's window when it reaches
-    /// back that far, else from the store's log.
-    private func next(after cursor: ChangeCursor, feed: ChangeFeed) async throws(IdentityRiskError) -> [Change] {
-        if let recent = feed.recent(after: cursor, limit: batchSize) { return recent }
-        return try await store.changes(after: cursor, limit: batchSize)
+    /// The matching changes after `cursor` and the cursor they reach: from the
+    /// feed's window when it reaches back that far (filtered in place), else
+    /// from the store's log. `full`: a whole batch was read (more may wait).
+    private func next(
+        after cursor: ChangeCursor, plan: Plan, feed: ChangeFeed
+    ) async throws(IdentityRiskError) -> (matches: [Change], reached: ChangeCursor, full: Bool) {
+        let filter = plan.filter
+        if let recent = feed.recent(after: cursor, scanning: batchSize, where: { filter?.matches($0.event) ?? true }) {
+            return (recent.matches, recent.reached, recent.reached < feed.latest)
+        }
+        let changes = try await store.changes(after: cursor, limit: batchSize)
+        let matches = filter.map { filter in changes.filter { filter.matches($0.event) } } ?? changes
+        return (matches, changes.last?.cursor ?? cursor, changes.count == batchSize)
     }
 }
 

@@ -60,6 +60,7 @@ public final class IdentityRiskServer: Service, Sendable {
             IdentityRiskService(
                 store: store, clock: clock,
                 watchBookmarkInterval: .milliseconds(configuration.watchBookmarkIntervalMilliseconds),
+                watchLinger: .milliseconds(configuration.watchLingerMilliseconds),
                 health: health
             ).router
         }

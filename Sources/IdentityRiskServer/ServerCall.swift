@@ -28,6 +28,11 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     /// (a second bound, for a loop that falls behind its stream producers).
     static var maxQueuedStreamMessages: Int { 1024 }
 
+    /// ``send(_:)`` waits while this many messages are not encoded yet: a
+    /// producer goes at the event loop's pace, and memory per stream stays a
+    /// few dozen messages plus the encoded bytes.
+    static var sendWindow: Int { 64 }
+
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     init(callID: UInt64, connection: ServerCallHandler, eventLoop: any EventLoop, streamBufferBytes: Int, counters: ServerCounters) {
         self.counters = counters
@@ -57,8 +62,14 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
         switch admitted {
         case true?:
             onLoop { [self] in
-                state.withLock { $0.queuedMessages -= 1 }
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    state.queuedMessages -= 1
+                    guard state.queuedMessages <= Self.sendWindow / 2 else { return nil }
+                    defer { state.capacityWaiter = nil }
+                    return state.capacityWaiter
+                }
                 connection.value.deliverStreamMessage(M.self, callID, message, call: self)
+                waiter?.resume()
             }
             return true
         case false?:
@@ -75,6 +86,21 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
         }
     }
 
+    /// Waits while ``sendWindow`` messages are not encoded yet, then ``write(_:)``.
+    func send(_ message: M.Response) async -> Bool {
+        while state.withLock({ $0.queuedMessages >= Self.sendWindow && !$0.finished && !$0.cancelled }) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.queuedMessages < Self.sendWindow || state.finished || state.cancelled { return true }
+                    state.capacityWaiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+        return write(message)
+    }
+
     /// On the event loop: `bytes` of this stream were handed to the channel
     /// (`written: false`) or left it for the socket (`written: true`).
     func account(bytes: Int, written: Bool) {
@@ -89,14 +115,18 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     /// producer's own reaction to the cancellation (it finishes `cancelled`)
     /// can never overtake it.
     func end(_ error: IdentityRiskError) {
-        let claimed = state.withLock { state -> (position: ChangeCursor?, onCancel: (@Sendable () -> Void)?)? in
+        let claimed = state.withLock { state -> (position: ChangeCursor?, onCancel: (@Sendable () -> Void)?, waiter: CheckedContinuation<Void, Never>?)? in
             guard !state.finished else { return nil }
             state.finished = true
             state.cancelled = true
-            defer { state.onCancel = nil }
-            return (state.lastPosition, state.onCancel)
+            defer {
+                state.onCancel = nil
+                state.capacityWaiter = nil
+            }
+            return (state.lastPosition, state.onCancel, state.capacityWaiter)
         }
         guard let claimed else { return }
+        claimed.waiter?.resume()
         let result: Result<M.Response?, IdentityRiskError> = .failure(error.resumeCursor == nil ? error.resuming(after: claimed.position) : error)
         onLoop { [self] in connection.value.deliver(M.self, callID, result, final: true) }
         claimed.onCancel?()
@@ -104,12 +134,14 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
 
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     func finish(_ result: Result<M.Response?, IdentityRiskError>) {
-        let first = state.withLock { state -> (Bool, ChangeCursor?) in
-            guard !state.finished else { return (false, nil) }
+        let first = state.withLock { state -> (Bool, ChangeCursor?, CheckedContinuation<Void, Never>?) in
+            guard !state.finished else { return (false, nil, nil) }
             state.finished = true
             state.onCancel = nil
-            return (true, state.lastPosition)
+            defer { state.capacityWaiter = nil }
+            return (true, state.lastPosition, state.capacityWaiter)
         }
+        first.2?.resume()
         guard first.0 else { return }
         var result = result
         if isStream, case .failure(let error) = result, error.resumeCursor == nil, let position = first.1 {
@@ -137,12 +169,16 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     // MARK: CallHandle
 
     func cancel() {
-        let handler = state.withLock { state -> (@Sendable () -> Void)? in
-            guard !state.finished, !state.cancelled else { return nil }
+        let (handler, waiter) = state.withLock { state -> ((@Sendable () -> Void)?, CheckedContinuation<Void, Never>?) in
+            guard !state.finished, !state.cancelled else { return (nil, nil) }
             state.cancelled = true
-            defer { state.onCancel = nil }
-            return state.onCancel
+            defer {
+                state.onCancel = nil
+                state.capacityWaiter = nil
+            }
+            return (state.onCancel, state.capacityWaiter)
         }
+        waiter?.resume()
         handler?()
     }
 
@@ -167,4 +203,6 @@ struct ServerCallState {
     var unwrittenBytes = 0
     /// The position of the last stream message admitted (``RPCMethod/streamPosition(of:)``).
     var lastPosition: ChangeCursor?
+    /// A producer waiting in ``ServerCall/send(_:)`` for the loop to catch up.
+    var capacityWaiter: CheckedContinuation<Void, Never>?
 }

@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     public var streamBufferBytes: Int
     /// A watcher that no change matched for this long gets a bookmark.
     public var watchBookmarkIntervalMilliseconds: Int64
+    /// After a wake-up, a watcher lets commits gather this long before it reads
+    /// (one wake-up per watcher per linger under load; that much more latency).
+    public var watchLingerMilliseconds: Int64
     /// How long shutdown waits for in-flight calls before closing connections.
     public var shutdownGraceMilliseconds: Int64
     /// Reported by Health.
@@ -93,6 +96,7 @@ public struct ServerConfiguration: Sendable {
         maxStreams: Int = 1024,
         streamBufferBytes: Int = 256 * 1024,
         watchBookmarkIntervalMilliseconds: Int64 = 2000,
+        watchLingerMilliseconds: Int64 = 5,
         shutdownGraceMilliseconds: Int64 = 10_000,
         serverVersion: String = "0.1.0"
     ) {
@@ -118,6 +122,7 @@ public struct ServerConfiguration: Sendable {
         self.maxStreams = maxStreams
         self.streamBufferBytes = streamBufferBytes
         self.watchBookmarkIntervalMilliseconds = watchBookmarkIntervalMilliseconds
+        self.watchLingerMilliseconds = watchLingerMilliseconds
         self.shutdownGraceMilliseconds = shutdownGraceMilliseconds
         self.serverVersion = serverVersion
     }
@@ -137,8 +142,8 @@ public struct ServerConfiguration: Sendable {
         if writeBufferLowWaterMark < 1 || writeBufferHighWaterMark < writeBufferLowWaterMark {
             return "write buffer water marks need 1 <= low <= high"
         }
-        if maxStreams < 0 || streamBufferBytes < 1024 || watchBookmarkIntervalMilliseconds < 10 {
-            return "maxStreams must be at least 0, streamBufferBytes at least 1024, the bookmark interval at least 10 ms"
+        if maxStreams < 0 || streamBufferBytes < 1024 || watchBookmarkIntervalMilliseconds < 10 || !(0...1000).contains(watchLingerMilliseconds) {
+            return "maxStreams must be at least 0, streamBufferBytes at least 1024, the bookmark interval at least 10 ms, the watch linger 0 ... 1000 ms"
         }
         if decodeMemoryFactor < 1 || minDecodeMemoryBytes < 0 { return "decodeMemoryFactor must be at least 1, minDecodeMemoryBytes at least 0" }
         return nil

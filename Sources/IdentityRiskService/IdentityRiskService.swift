@@ -16,6 +16,7 @@ public struct IdentityRiskService: Sendable {
         clock: any EventClock = SystemEventClock(),
         validator: EventValidator = EventValidator(),
         watchBookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval,
+        watchLinger: Duration = WatchChanges.defaultLingerInterval,
         health: @escaping @Sendable () -> HealthStatus
     ) {
         let createEvent = CreateEvent(store: store, validator: validator, clock: clock)
@@ -23,7 +24,7 @@ public struct IdentityRiskService: Sendable {
         let listEvents = ListEvents(store: store)
         let updateEvent = UpdateEvent(store: store, validator: validator)
         let deleteEvent = DeleteEvent(store: store)
-        let watchChanges = WatchChanges(store: store, bookmarkInterval: watchBookmarkInterval)
+        let watchChanges = WatchChanges(store: store, bookmarkInterval: watchBookmarkInterval, lingerInterval: watchLinger)
         var router = RPCRouter()
         router.register(IdentityRiskMethods.Create.self) { draft, _, writer in
             createEvent(draft) { writer.respond($0) }
@@ -47,7 +48,7 @@ public struct IdentityRiskService: Sendable {
             let task = Task {
                 do throws(IdentityRiskError) {
                     let plan = try await watchChanges.begin(request)
-                    try await watchChanges.run(plan) { writer.write($0) }
+                    try await watchChanges.run(plan) { await writer.send($0) }
                     // The call is over: cancelled by its client (or ended by the
                     // transport, which then already finished it: this is ignored).
                     writer.finish(error: .streamCancelled)

@@ -22,6 +22,12 @@ public protocol ResponseSink<Response>: AnyObject, Sendable {
     /// One message of a stream. `false`: the call is over; stop producing.
     func write(_ message: Response) -> Bool
 
+    /// One message of a stream, waiting first while the transport has many
+    /// messages of this call not yet encoded (its own backlog, not the
+    /// client's): the producer slows down to the transport's pace instead of
+    /// being ended. `false`: the call is over. Default: ``write(_:)``.
+    func send(_ message: Response) async -> Bool
+
     /// Ends the call (exactly once; later calls are ignored).
     func finish(_ result: Result<Response?, IdentityRiskError>)
 
@@ -29,6 +35,10 @@ public protocol ResponseSink<Response>: AnyObject, Sendable {
     func onCancel(_ handler: @escaping @Sendable () -> Void)
 
     var isCancelled: Bool { get }
+}
+
+extension ResponseSink {
+    public func send(_ message: Response) async -> Bool { write(message) }
 }
 
 /// A handler's view of its call's ``ResponseSink``, shaped by the method.
@@ -52,6 +62,14 @@ public struct ResponseWriter<Response: Sendable>: Sendable {
     public func write(_ message: Response) -> Bool {
         precondition(shape == .serverStreaming, "write(_:) is for server-streaming calls; a unary call responds once")
         return sink.write(message)
+    }
+
+    /// One message of a server-streaming call, at the transport's pace
+    /// (``ResponseSink/send(_:)``); `false` once the call is over.
+    @discardableResult
+    public func send(_ message: Response) async -> Bool {
+        precondition(shape == .serverStreaming, "send(_:) is for server-streaming calls; a unary call responds once")
+        return await sink.send(message)
     }
 
     /// Ends a server-streaming call: `nil` for OK, or the error it ends with.

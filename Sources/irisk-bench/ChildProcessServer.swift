@@ -20,7 +20,9 @@ final class ChildProcessServer: BenchTarget {
     init(executable: String, store spec: StoreSpec, depth: Int, scratch: TemporaryDirectory) throws(BenchError) {
         guard access(executable, X_OK) == 0 else { throw BenchError("--spawn-process: \(executable) is not an executable file") }
         socketPath = scratch.path + "/iriskd.sock"
-        var arguments = [executable, "--socket", socketPath, "--log-level", "error", "--max-in-flight", String(max(1024, depth)), "--shutdown-grace-ms", "2000"]
+        var arguments = [executable, "--socket", socketPath, "--log-level", "error", "--max-in-flight", String(max(1024, depth)), "--shutdown-grace-ms", "2000",
+            // One uid opens every connection here: the load's and up to 4,096 watchers'.
+            "--max-connections", "8192", "--max-connections-per-uid", "8192", "--max-streams", "8192"]
         if let path = spec.databasePath {
             arguments += ["--store", "sqlite:" + path]
             storeText = "sqlite (\(path))"

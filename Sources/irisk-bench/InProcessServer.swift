@@ -44,7 +44,11 @@ final class InProcessServer: BenchTarget {
         server = IdentityRiskServer(
             configuration: ServerConfiguration(
                 socketPath: socketPath,
+                // One uid opens every connection here: the load's and up to 4,096 watchers'.
+                maxConnections: 8192,
+                maxConnectionsPerUID: 8192,
                 maxCallsInFlightPerConnection: max(1024, depth),
+                maxStreams: 8192,
                 shutdownGraceMilliseconds: 2000,
                 serverVersion: "irisk-bench"),
             store: store,

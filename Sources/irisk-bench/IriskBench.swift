@@ -62,7 +62,7 @@ struct IriskBench: AsyncParsableCommand {
         valueName: "counts"))
     var watchers: String?
 
-    @Option(help: "With --watchers: each watcher's $filter (default: every change).")
+    @Option(help: "With --watchers: each watcher's $filter (default: every change); {user} is replaced by watcher i's own user id (user i of the payload mix), e.g. \"userId eq '{user}'\".")
     var watchFilter: String = ""
 
     /// `--watchers` as counts.
@@ -190,7 +190,7 @@ struct IriskBench: AsyncParsableCommand {
             var report = RunReport(target: target, shape: shape, result: result)
             if let watchers {
                 report.watchers = pool?.stop() ?? WatcherPool.Figures(
-                    watchers: 0, filter: filter, delivered: 0, bookmarks: 0, ended: [:], latencyP50: 0, latencyP99: 0, latencyMax: 0)
+                    watchers: 0, filter: filter, delivered: 0, bookmarks: 0, ended: [:], latencyP50: 0, latencyP99: 0, latencyMax: 0, readerCPUSeconds: 0)
                 report.target += " +\(watchers)w"
                 _ = watchers
             }

@@ -109,7 +109,8 @@ struct ReportPrinter {
             lines.append("  watchers: \(w.watchers)" + (w.filter.isEmpty ? "" : " (filter \(w.filter))")
                 + ": \(Format.grouped(Int(w.delivered))) changes delivered (\(Format.grouped(Int(rate)))/s over all), \(w.bookmarks) bookmarks; "
                 + "delivery (createdDateTime → read) p50 \(Format.latency(UInt64(w.latencyP50 * 1e3))), p99 \(Format.latency(UInt64(w.latencyP99 * 1e3))), "
-                + "max \(Format.latency(UInt64(w.latencyMax * 1e3))); streams ended: \(ended)")
+                + "max \(Format.latency(UInt64(w.latencyMax * 1e3))); streams ended: \(ended); "
+                + "the bench's reader thread (decodes every message) used \(Format.fixed(r.measuredSeconds > 0 ? w.readerCPUSeconds / r.measuredSeconds : 0, 2)) cores")
         }
         for note in s.notes + r.notes { lines.append("  note: \(note)") }
         return lines

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Histogram
 import IdentityRiskCore
 import IdentityRiskService
@@ -27,6 +28,8 @@ final class WatcherPool: @unchecked Sendable {
         var latencyP50: Double
         var latencyP99: Double
         var latencyMax: Double
+        /// CPU of the reader thread in the window (it shares the cores with the server).
+        var readerCPUSeconds: Double
     }
 
     private let fds: [Int32]
@@ -39,6 +42,7 @@ final class WatcherPool: @unchecked Sendable {
     private var delivered: UInt64 = 0
     private var bookmarks: UInt64 = 0
     private var ended: [String: Int] = [:]
+    private var readerCPU: (start: UInt64?, end: UInt64?) = (nil, nil)
 
     /// Opens the streams (from now) and waits until each has its opening bookmark.
     init(socketPath: String, count: Int, filter: String) throws(BenchError) {
@@ -49,7 +53,9 @@ final class WatcherPool: @unchecked Sendable {
                 let fd = try UnixSocket.connectAndHandshake(path: socketPath, readTimeoutMs: 5000)
                 fds.append(fd)
                 var frame = ByteBuffer()
-                RequestCodec.encode(IdentityRiskMethods.Watch.self, WatchChanges.Request(filter: filter, start: .now), callID: 1, into: &frame)
+                // "{user}": watcher i watches user i of the payload mix (its own filter).
+                let own = filter.replacingOccurrences(of: "{user}", with: PayloadMix.userID(fds.count - 1))
+                RequestCodec.encode(IdentityRiskMethods.Watch.self, WatchChanges.Request(filter: own, start: .now), callID: 1, into: &frame)
                 try Self.send(fd, Array(frame.readableBytesView))
             }
             for fd in fds {
@@ -84,7 +90,8 @@ final class WatcherPool: @unchecked Sendable {
         func us(_ percentile: Double) -> Double { histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) }
         return Figures(
             watchers: fds.count, filter: filter, delivered: delivered, bookmarks: bookmarks, ended: ended,
-            latencyP50: us(50), latencyP99: us(99), latencyMax: histogram.totalCount == 0 ? 0 : Double(histogram.max))
+            latencyP50: us(50), latencyP99: us(99), latencyMax: histogram.totalCount == 0 ? 0 : Double(histogram.max),
+            readerCPUSeconds: readerCPU.start.flatMap { start in readerCPU.end.map { Double($0 &- start) / 1e9 } } ?? 0)
     }
 
     private func readLoop() {
@@ -93,6 +100,9 @@ final class WatcherPool: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         var open = Array(repeating: true, count: fds.count)
         while !stopping.load(ordering: .acquiring) {
+            let inWindow = measuring.load(ordering: .relaxed)
+            if inWindow, readerCPU.start == nil { readerCPU.start = MonotonicClock.threadCPU() }
+            if !inWindow, readerCPU.start != nil, readerCPU.end == nil { readerCPU.end = MonotonicClock.threadCPU() }
             let ready = poll(&polls, nfds_t(polls.count), 50)
             guard ready > 0 else { continue }
             for i in polls.indices where open[i] && polls[i].revents != 0 {
@@ -109,6 +119,7 @@ final class WatcherPool: @unchecked Sendable {
                 consume(&buffers[i])
             }
         }
+        if readerCPU.start != nil, readerCPU.end == nil { readerCPU.end = MonotonicClock.threadCPU() }
     }
 
     /// Decodes every whole frame at the front of `buffer`.

@@ -92,6 +92,9 @@ struct Iriskd: AsyncParsableCommand {
     @Option(help: "A watcher that no change matched for this many milliseconds gets a bookmark.")
     var watchBookmarkIntervalMs: Int64 = Defaults.watchBookmarkIntervalMilliseconds
 
+    @Option(help: "After a wake-up a watcher lets commits gather this many milliseconds before it reads (0 ... 1000): fewer wake-ups under load, that much more latency.")
+    var watchLingerMs: Int64 = Defaults.watchLingerMilliseconds
+
     @Option(help: "Keep changes for watchers this long: a number with s, m, h or d (e.g. 36h, 7d), or none. Default: 7d.")
     var changeRetentionAge: String?
 
@@ -195,6 +198,7 @@ struct Iriskd: AsyncParsableCommand {
             maxStreams: maxStreams,
             streamBufferBytes: streamBufferBytes,
             watchBookmarkIntervalMilliseconds: watchBookmarkIntervalMs,
+            watchLingerMilliseconds: watchLingerMs,
             shutdownGraceMilliseconds: shutdownGraceMs)
     }
 
