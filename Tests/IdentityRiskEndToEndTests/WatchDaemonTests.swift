@@ -186,4 +186,23 @@ struct WatchDaemonTests {
         #expect(with > without * 0.5, "creates went on at a comparable rate (\(Int(with)) vs \(Int(without))/s)")
         #expect(try await daemon.terminate() == 0)
     }
+
+    @Test("a second iriskd on the same SQLite file is refused at start with a clear message, and creates no socket; the first keeps serving")
+    func oneDatabaseOneDaemon() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = directory + "/events.sqlite"
+        let first = try HardeningDaemon(socketPath: directory + "/a.sock", arguments: ["--store", "sqlite:" + database])
+        defer { first.kill() }
+        try await first.waitUntilServing()
+        let second = try HardeningDaemon(socketPath: directory + "/b.sock", arguments: ["--store", "sqlite:" + database])
+        defer { second.kill() }
+        let status = try await second.waitForExit(timeout: .seconds(20))
+        #expect(status != nil && status != 0, "the second iriskd exits with an error")
+        #expect(second.log().contains("in use by another iriskd"), "\(second.log())")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/b.sock"), "it never listened")
+        let health = try await withIdentityRiskClient(socketPath: directory + "/a.sock") { try await $0.health() }
+        #expect(health.serving == .serving)
+        #expect(try await first.terminate() == 0)
+    }
 }

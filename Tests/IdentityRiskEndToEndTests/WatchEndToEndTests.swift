@@ -5,6 +5,8 @@ import IdentityRiskTestSupport
 import IdentityRiskServer
 import IdentityRiskService
 import IdentityRiskStore
+import IdentityRiskWire
+import NIOCore
 import Synchronization
 import Testing
 
@@ -256,6 +258,38 @@ struct WatchEndToEndTests {
                 #expect(cli.status == 9, "exit 9 for an expired cursor: \(cli.stderr)")
                 #expect(cli.stderr.contains("CursorExpired"))
             }
+        }
+    }
+
+    @Test("a watch with timeout_ms ends at its deadline with DEADLINE_EXCEEDED and its resume cursor; a cancel ends it with CANCELLED and the cursor")
+    func deadlineAndCancel() async throws {
+        try await withSQLiteServer { server, _ in
+            try await withIdentityRiskClient(socketPath: server.socketPath) { client in
+                for n in 0..<3 { _ = try await client.create(Self.draft("d-\(n)", level: .low)) }
+            }
+            let raw = try await openRaw(server)
+            raw.send(RawRequest(IdentityRiskMethods.Watch.self, WatchChanges.Request(start: .after(.zero)), callID: 3, timeoutMilliseconds: 400))
+            var last: ChangeCursor?
+            var final: RawResponse?
+            while let response = try await raw.readResponse() {
+                #expect(response.callID == 3)
+                if let message = response.value(IdentityRiskMethods.Watch.self) { last = message.cursor } else { final = response; break }
+            }
+            let ended = try #require(final?.failure)
+            #expect(ended.code == .deadlineExceeded)
+            #expect(ended.resumeCursor == last && last == ChangeCursor(3), "the last cursor sent: \(String(describing: last))")
+
+            raw.send(RawRequest(IdentityRiskMethods.Watch.self, WatchChanges.Request(start: .now), callID: 4))
+            let opening = try #require(try await raw.readResponse())
+            #expect(opening.value(IdentityRiskMethods.Watch.self) == .bookmark(ChangeCursor(3)))
+            var cancel = ByteBuffer()
+            RequestCodec.encodeCancel(targetCallID: 4, into: &cancel)
+            raw.send(Array(cancel.readableBytesView))
+            let cancelled = try #require(failure(try await raw.readResponse()))
+            #expect(cancelled.code == .cancelled)
+            #expect(cancelled.resumeCursor == ChangeCursor(3))
+            raw.send(RawRequest.health(callID: 5))
+            #expect(try await raw.readResponse()?.isHealth == true, "the connection stays usable")
         }
     }
 }
