@@ -96,7 +96,7 @@ struct Watch: AsyncParsableCommand {
                 printError(GraphJSON.encode(error))
                 throw ExitCode(9)
             }
-            printResume(cursor)
+            if cursor != nil { printResume(cursor) }
             throw fail(error)
         }
     }
