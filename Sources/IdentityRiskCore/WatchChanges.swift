@@ -26,7 +26,7 @@ public struct WatchChanges: Sendable {
     public static let defaultLingerInterval = Duration.milliseconds(5)
 
     public init(
-        store: any EventStore, bookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval, batchSize: Int = 256,
+        store: any EventStore, bookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval, batchSize: Int = 64,
         lingerInterval: Duration = WatchChanges.defaultLingerInterval
     ) {
         precondition(bookmarkInterval > .zero && batchSize > 0 && lingerInterval >= .zero)

@@ -52,8 +52,9 @@ public struct ServerConfiguration: Sendable {
     public var maxStreams: Int
     /// Encoded stream messages one stream may have waiting to be written to its
     /// socket; past it the stream is ended with `resourceExhausted` and its
-    /// last cursor (the watcher reads too slowly). Memory: at most
-    /// `maxStreams × streamBufferBytes` for streams.
+    /// last cursor (the watcher reads too slowly). Memory per stream: this,
+    /// plus at most 64 messages waiting to be encoded and one batch of at most
+    /// 64 changes being filtered; `maxStreams` streams at most.
     public var streamBufferBytes: Int
     /// A watcher that no change matched for this long gets a bookmark.
     public var watchBookmarkIntervalMilliseconds: Int64

@@ -182,7 +182,12 @@ struct WatchDaemonTests {
         #expect(status.innerCode == "SlowReader")
         #expect(status.resumeCursor == last, "the final status names the last cursor delivered")
         #expect(messages > 10 && messages < 12_000, "ended at its bound (\(messages) messages), not after all 12,000")
-        #expect(rssAfter - rssBefore < 64 * 1024, "the stalled watcher did not grow the server's memory by 64 MiB (\(rssBefore) → \(rssAfter) KiB)")
+        // Under a sanitizer the daemon is sanitized too, and AddressSanitizer keeps freed
+        // memory in quarantine (256 MiB): its RSS says nothing about our bound. The plain
+        // pass (dev/test.sh, also on CI) checks it.
+        if timeScale == 1 {
+            #expect(rssAfter - rssBefore < 64 * 1024, "the stalled watcher did not grow the server's memory by 64 MiB (\(rssBefore) → \(rssAfter) KiB)")
+        }
         #expect(with > without * 0.5, "creates went on at a comparable rate (\(Int(with)) vs \(Int(without))/s)")
         #expect(try await daemon.terminate() == 0)
     }
