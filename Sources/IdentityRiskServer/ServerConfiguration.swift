@@ -1,4 +1,5 @@
 public import IdentityRiskService
+public import IdentityRiskCore
 
 /// Everything `iriskd` can tune. Every limit has a default and is documented in
 /// the README ("Limits and security").
@@ -99,7 +100,7 @@ public struct ServerConfiguration: Sendable {
         watchBookmarkIntervalMilliseconds: Int64 = 2000,
         watchLingerMilliseconds: Int64 = 5,
         shutdownGraceMilliseconds: Int64 = 10_000,
-        serverVersion: String = "0.1.0"
+        serverVersion: String = IdentityRiskVersion.current
     ) {
         self.socketPath = socketPath
         self.socketMode = socketMode

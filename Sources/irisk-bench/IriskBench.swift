@@ -2,6 +2,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import IdentityRiskCore
 import IdentityRiskStore
 import Logging
 import Synchronization
@@ -20,7 +21,8 @@ struct IriskBench: AsyncParsableCommand {
             Each connection keeps --in-flight creates outstanding, each a real CreateRequest frame with \
             a unique id. Latency is from writing a request to reading its answer. A run ends after \
             --warmup + --duration (or --requests answered), and never later than that plus 30 s.
-            """)
+            """,
+        version: IdentityRiskVersion.current)
 
     @Option(help: "Unix socket of a running server.")
     var socket: String?

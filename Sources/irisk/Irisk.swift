@@ -19,7 +19,8 @@ struct Irisk: AsyncParsableCommand {
             8 permission denied (the server does not grant your uid this method), 9 watch cursor expired \
             (list again and watch from the list's cursor), 64 usage error (bad flags).
             """,
-        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self]
+        version: IdentityRiskVersion.current,
+        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Version.self]
     )
 }
 

@@ -19,7 +19,8 @@ struct Iriskd: AsyncParsableCommand {
         discussion: """
             Stops gracefully on SIGTERM or SIGINT: stops accepting, answers in-flight calls, \
             commits the store's last batch, removes the socket file.
-            """
+            """,
+        version: IdentityRiskVersion.current
     )
 
     @Option(help: "Unix socket path to listen on.")
