@@ -8,18 +8,25 @@ import Synchronization
 final class ClientConnection: Sendable {
     let channel: any Channel
     private let nextCallID = Atomic<UInt64>(1)
+    /// Why the connection ended, when a handler knew better than "closed".
+    private let closeReason: CloseReason
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, closeReason: CloseReason) {
         self.channel = channel
+        self.closeReason = closeReason
     }
 
+    /// The error a call on a connection that has ended fails with.
+    var endedError: any Error { closeReason.error ?? WireError.connectionClosed }
+
     static func connect(socketPath: String, configuration: ClientConfiguration, group: any EventLoopGroup) async throws -> ClientConnection {
+        let closeReason = CloseReason()
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.milliseconds(configuration.connectTimeoutMilliseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        ClientPrefaceHandler(),
+                        ClientPrefaceHandler(closeReason: closeReason),
                         ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxResponseFrameBytes)),
                         ClientCallHandler()
                     )
@@ -27,7 +34,7 @@ final class ClientConnection: Sendable {
             }
             .connect(unixDomainSocketPath: socketPath)
             .get()
-        return ClientConnection(channel: channel)
+        return ClientConnection(channel: channel, closeReason: closeReason)
     }
 
     var isActive: Bool { channel.isActive }
@@ -55,7 +62,7 @@ final class ClientConnection: Sendable {
         // If the connection closed after it was picked, the write fails without
         // reaching ClientCallHandler; the call must fail then, not wait forever.
         let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { _ in completion.fail(WireError.connectionClosed) }
+        written.futureResult.whenFailure { [closeReason] _ in completion.fail(closeReason.error ?? WireError.connectionClosed) }
         channel.write(PendingCall(callID: callID, frame: frame, completion: completion), promise: written)
         return try await withTaskCancellationHandler {
             try await completion.futureResult.get()
@@ -83,7 +90,7 @@ final class ClientConnection: Sendable {
         RequestCodec.encode(method, request, callID: callID, timeoutMilliseconds: timeoutMilliseconds ?? 0, into: &frame)
         let completion = StreamCompletion<M>(promise: channel.eventLoop.makePromise(of: Void.self), onMessage: onMessage)
         let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { _ in completion.fail(WireError.connectionClosed) }
+        written.futureResult.whenFailure { [closeReason] _ in completion.fail(closeReason.error ?? WireError.connectionClosed) }
         channel.write(PendingCall(callID: callID, frame: frame, completion: completion), promise: written)
         return (callID, completion.ended)
     }
@@ -111,5 +118,17 @@ final class ClientConnection: Sendable {
 
     func close() async {
         try? await channel.close()
+    }
+}
+
+/// Set by a handler that knows why the connection ended (the server refused
+/// us before its preface), read by calls whose write found it closed.
+final class CloseReason: Sendable {
+    private let state = Mutex<(any Error)?>(nil)
+
+    var error: (any Error)? { state.withLock { $0 } }
+
+    func record(_ error: any Error) {
+        state.withLock { if $0 == nil { $0 = error } }
     }
 }

@@ -10,12 +10,38 @@ final class ClientPrefaceHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = ByteBuffer
 
     private var buffered: ByteBuffer?
+    private var prefaceReceived = false
+    private let closeReason: CloseReason
+
+    init(closeReason: CloseReason) {
+        self.closeReason = closeReason
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         var preface = context.channel.allocator.buffer(capacity: WireProtocol.prefaceLength)
         WireProtocol.writePreface(into: &preface)
         context.writeAndFlush(wrapOutboundOut(preface), promise: nil)
         context.fireChannelActive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !prefaceReceived, !(error is WireError) {
+            // A reset before the server's preface: refused at accept, as above.
+            closeReason.record(WireError.closedBeforePreface)
+            context.fireErrorCaught(WireError.closedBeforePreface)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !prefaceReceived {
+            // Closed without a byte: the server refused us at accept. Say so,
+            // rather than "closed before the answer" (and no retry can help).
+            closeReason.record(WireError.closedBeforePreface)
+            context.fireErrorCaught(WireError.closedBeforePreface)
+        }
+        context.fireChannelInactive()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -35,6 +61,7 @@ final class ClientPrefaceHandler: ChannelInboundHandler, RemovableChannelHandler
             let preface = bytes.readBytes(length: WireProtocol.prefaceLength)
         else { return }
         buffered = nil
+        prefaceReceived = true
         guard let version = WireProtocol.parsePreface(preface) else {
             context.fireErrorCaught(WireError.badPreface)
             context.close(promise: nil)

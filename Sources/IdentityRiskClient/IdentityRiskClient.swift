@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import IdentityRiskCore
 public import IdentityRiskService
 public import IdentityRiskWire
@@ -158,11 +161,29 @@ public final class IdentityRiskClient: Sendable {
         do {
             return try await ClientConnection.connect(socketPath: socketPath, configuration: configuration, group: group)
         } catch {
-            throw IdentityRiskError(
-                code: .unavailable,
-                message: "cannot connect to \(socketPath): \(error); is iriskd running there?",
-                retryAfterMilliseconds: 1000)
+            throw Self.connectFailure(error, socketPath: socketPath)
         }
+    }
+
+    /// What a failed connect means, in words: each cause with its own hint.
+    static func connectFailure(_ error: any Error, socketPath path: String) -> IdentityRiskError {
+        let why: String
+        switch (error as? IOError)?.errnoCode {
+        case ENOENT?:
+            why = "there is no socket at \(path): is iriskd running, with this --socket? (irisk takes --socket PATH or IRISK_SOCKET)"
+        case ECONNREFUSED?:
+            why = "nothing accepts connections at \(path): the socket file was left by a server that stopped, or is not a socket; start iriskd there"
+        case EACCES?, EPERM?:
+            why = "permission denied on \(path) for uid \(getuid()): the socket's mode or its directory does not let this user in "
+                + "(iriskd --socket-mode 0660 --socket-group GID shares it with a group)"
+        case EAGAIN?:
+            why = "the server's accept queue at \(path) is full: it is overloaded; retry"
+        case let code?:
+            why = "cannot connect to \(path): \(String(cString: strerror(code)))"
+        case nil:
+            why = "cannot connect to \(path): \(error)"
+        }
+        return IdentityRiskError(code: .unavailable, message: why, retryAfterMilliseconds: 1000)
     }
 
     /// The connection calls go out on now, if any (for tests).

@@ -7,7 +7,7 @@
 public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
-            case frameTooLarge, truncatedFrame, badPreface, unsupportedVersion, malformedResponse, connectionClosed
+            case frameTooLarge, truncatedFrame, badPreface, unsupportedVersion, malformedResponse, connectionClosed, closedBeforePreface
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -24,6 +24,9 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let malformedResponse = Code(.malformedResponse)
         /// The connection closed with calls still waiting for answers.
         public static let connectionClosed = Code(.connectionClosed)
+        /// The server closed the connection before it sent its preface: it
+        /// refused this peer (allow-lists, connection limits, shutting down).
+        public static let closedBeforePreface = Code(.closedBeforePreface)
 
         public var description: String {
             switch value {
@@ -33,6 +36,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
             case .unsupportedVersion: "unsupportedVersion"
             case .malformedResponse: "malformedResponse"
             case .connectionClosed: "connectionClosed"
+            case .closedBeforePreface: "closedBeforePreface"
             }
         }
     }
@@ -94,4 +98,10 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public static let connectionClosed = WireError(.connectionClosed, "the connection closed before the answer arrived")
+
+    public static let closedBeforePreface = WireError(
+        .closedBeforePreface,
+        "the server closed the connection at once, before its preface: it refused this client "
+            + "(its uid or gid is not in iriskd's --allow-uid/--allow-gid, or the server is at --max-connections "
+            + "or --max-connections-per-uid, or it is shutting down); the server's log says which")
 }
