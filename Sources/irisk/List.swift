@@ -41,7 +41,12 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         let order = ListOrder(rawValue: orderby)!
-        let filterText = filters.combined
+        let filterText: String
+        do {
+            filterText = try filters.checked()
+        } catch {
+            throw fail(error)
+        }
         do {
             try await connection.withClient { client in
                 var request = ListEvents.Request(filter: filterText, order: order, top: top, pageToken: pageToken)

@@ -60,7 +60,12 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let start = try start
-        let filterText = filters.combined
+        let filterText: String
+        do {
+            filterText = try filters.checked()
+        } catch {
+            throw fail(error)
+        }
         let last = Mutex<ChangeCursor?>(nil)
         let socket = connection.socket
         let options = WatchOptions(resume: !noResume)
