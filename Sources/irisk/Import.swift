@@ -3,6 +3,7 @@ import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
 import IdentityRiskGraphJSON
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -45,11 +46,20 @@ struct Import: AsyncParsableCommand {
             throw fail(IdentityRiskError(code: .invalidArgument, message: "cannot open \(file): \(String(cString: strerror(errno)))", target: "file"))
         }
         let progress = Progress(totalBytes: reader.totalBytes, enabled: isatty(STDERR_FILENO) == 1)
-        var created = 0, existed = 0, failed = 0
+        var created = 0, existed = 0, failed = 0, lastLine = 0
+        // The server went away (or a signal came): stop sending, let what is in
+        // flight answer, then one summary instead of an error per remaining line.
+        var unavailable: IdentityRiskError?
+        let interrupted = Atomic<Bool>(false)
+        let stop = SignalStop(signals: [SIGINT, SIGTERM]) { interrupted.store(true, ordering: .relaxed) }
+        defer { stop.cancel() }
         func record(_ result: LineResult) {
             switch result {
             case .created: created += 1
             case .existed: existed += 1
+            case .failed(_, let error) where error.code == .unavailable:
+                failed += 1
+                if unavailable == nil { unavailable = error }
             case .failed(let line, let error):
                 failed += 1
                 progress.clearLine()
@@ -62,7 +72,8 @@ struct Import: AsyncParsableCommand {
             try await connection.withClient { client in
                 try await withThrowingTaskGroup(of: LineResult.self) { group in
                     var running = 0
-                    while let (number, line) = reader.next() {
+                    while unavailable == nil, !interrupted.load(ordering: .relaxed), let (number, line) = reader.next() {
+                        lastLine = number
                         if line?.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }) == true { continue }
                         if running == window, let result = try await group.next() {
                             running -= 1
@@ -85,7 +96,19 @@ struct Import: AsyncParsableCommand {
         }
         progress.finish()
         let total = created + existed + failed
-        printError("imported \(total) lines in \(progress.elapsedText): \(created) created, \(existed) already existed, \(failed) failed")
+        let summary = "\(created) created, \(existed) already existed, \(failed) failed"
+        if let unavailable {
+            printError("""
+                stopped after line \(lastLine): the server is unavailable (\(unavailable.message)); \(summary). \
+                Lines with an "id" are idempotent: once the server is back, run the same import again to finish it.
+                """)
+            throw ExitCode(5)
+        }
+        if interrupted.load(ordering: .relaxed) {
+            printError("interrupted after line \(lastLine) (\(progress.elapsedText)): \(summary); the calls in flight were answered first")
+            throw ExitCode(130)
+        }
+        printError("imported \(total) lines in \(progress.elapsedText): \(summary)")
         if failed > 0 { throw ExitCode(2) }
     }
 

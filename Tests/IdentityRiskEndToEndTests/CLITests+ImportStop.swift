@@ -1,0 +1,94 @@
+import Foundation
+import IdentityRiskClient
+import IdentityRiskCore
+import IdentityRiskStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension CLITests {
+    /// `lines` NDJSON create bodies, each with its own id, in a file.
+    static func importFile(_ directory: String, lines: Int) throws -> String {
+        let path = directory + "/events.ndjson"
+        var text = ""
+        for n in 0..<lines {
+            text += #"{"id":"imp-\#(n)","userPrincipalName":"u\#(n)@contoso.com","riskEventDateTime":"2017-01-01T00:01:00Z","riskEventType":"leakedCredentials","riskLevel":"high","riskEventStatus":"active","userId":"u\#(n)"}"# + "\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// `irisk import` in the background, stderr to a file.
+    static func startImport(_ arguments: [String], directory: String) throws -> (Process, String) {
+        let err = directory + "/import.err"
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: productPath("irisk"))
+        process.arguments = ["import"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try process.run()
+        return (process, err)
+    }
+
+    static func waitForExit(_ process: Process, timeout: Duration = .seconds(60)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    @Test("an import whose server shuts down stops with one summary line and exit 5, not an error per remaining line")
+    func importServerGoesAway() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/d.sock"
+        let daemon = try HardeningDaemon(socketPath: socket, arguments: ["--store", "sqlite:" + directory + "/e.sqlite"])
+        defer { daemon.kill() }
+        try await daemon.waitUntilServing()
+        let file = try Self.importFile(directory, lines: 40_000)
+        let (process, err) = try Self.startImport([file, "--socket", socket], directory: directory)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let stored = try? await withIdentityRiskClient(socketPath: socket) { try await $0.list(ListEvents.Request(top: 1)) }
+            if (stored?.cursor.rawValue ?? 0) >= 2000 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await daemon.terminate() == 0)
+        let status = await Self.waitForExit(process)
+        let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        #expect(status == 5, "exit 5, the server is unavailable: \(stderr.suffix(500))")
+        #expect(stderr.contains("stopped after line"), "\(stderr.suffix(500))")
+        #expect(stderr.contains("run the same import again"))
+        let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("line ") }
+        #expect(lines.count < 10, "a few per-line errors at most, not thousands: \(lines.count)")
+    }
+
+    @Test("Ctrl-C during an import: the calls in flight are answered, a summary is printed, exit 130")
+    func importInterrupted() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteEventStore(path: directory + "/events.sqlite")
+        try await withTestServer(store: store) { server in
+            let file = try Self.importFile(directory, lines: 40_000)
+            let (process, err) = try Self.startImport([file, "--socket", server.socketPath, "--in-flight", "16"], directory: directory)
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, (try? await store.changeLogBounds().latest.rawValue) ?? 0 < 1000 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(process.processIdentifier, SIGINT)
+            let status = await Self.waitForExit(process)
+            let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(stderr.suffix(500))")
+            let summary = try #require(stderr.split(separator: "\n").last.map(String.init))
+            #expect(summary.hasPrefix("interrupted after line"), "\(summary)")
+            let created = try #require(summary.firstMatch(of: /: (\d+) created/).map { Int($0.1)! })
+            let stored = Int(try await store.changeLogBounds().latest.rawValue)
+            #expect(created == stored, "every line the summary counts as created is stored, and no more (\(created) vs \(stored))")
+            #expect(created < 40_000)
+        }
+    }
+}
