@@ -97,6 +97,12 @@ public final class IdentityRiskServer: Service, Sendable {
             }))
     }
 
+    /// Whether a server already accepts connections on `socketPath` (a connect
+    /// probe): to refuse before opening anything else, such as the store.
+    public static func isServing(socketPath: String) -> Bool {
+        SocketFileGuard.isLive(socketPath)
+    }
+
     /// Returns once the socket accepts connections; throws if `run()` failed to bind.
     public func waitUntilListening() async throws {
         try await listening.futureResult.get()

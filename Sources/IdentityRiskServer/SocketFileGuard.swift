@@ -11,27 +11,46 @@ import Glibc
 /// - lock held by another process: a server is running; refuse, touch nothing.
 /// - a non-socket file at the path is never removed.
 ///
-/// The lock file is left in place on exit: removing it would race with a
-/// server starting at the same moment.
+/// On exit the socket file and the lock file are removed (the lock still
+/// held). A server starting at that moment may have opened the old lock file:
+/// after taking the lock it checks that the path still names the file it
+/// locked, and starts over if not, so two servers never both own a path.
 final class SocketFileGuard: Sendable {
     let socketPath: String
+    private let lockPath: String
     private let lockFD: Int32
 
     init(socketPath: String) throws(ServerError) {
         self.socketPath = socketPath
         let lockPath = socketPath + ".lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ServerError("cannot open lock file \(lockPath): \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let why = errno
-            close(fd)
-            if why == EWOULDBLOCK {
-                throw ServerError("another iriskd is already serving \(socketPath) (it holds \(lockPath)); it was left untouched")
+        self.lockPath = lockPath
+        var attempts = 0
+        var locked: Int32 = -1
+        while locked < 0 {
+            attempts += 1
+            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw ServerError("cannot open lock file \(lockPath): \(String(cString: strerror(errno)))")
             }
-            throw ServerError("cannot lock \(lockPath): \(String(cString: strerror(why)))")
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                let why = errno
+                close(fd)
+                if why == EWOULDBLOCK {
+                    throw ServerError("another iriskd is already serving \(socketPath) (it holds \(lockPath)); it was left untouched")
+                }
+                throw ServerError("cannot lock \(lockPath): \(String(cString: strerror(why)))")
+            }
+            // The previous owner may have removed the file between our open and our lock.
+            var held = stat()
+            var named = stat()
+            if fstat(fd, &held) == 0, stat(lockPath, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
+                locked = fd
+            } else {
+                close(fd)
+                if attempts >= 10 { throw ServerError("\(lockPath) keeps changing under us; is another iriskd starting and stopping there?") }
+            }
         }
+        let fd = locked
         var info = stat()
         if lstat(socketPath, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFSOCK else {
@@ -47,9 +66,10 @@ final class SocketFileGuard: Sendable {
         self.lockFD = fd
     }
 
-    /// Removes the socket file, then releases the lock.
+    /// Removes the socket file and the lock file, then releases the lock.
     func release() {
         unlink(socketPath)
+        unlink(lockPath)
         close(lockFD)
     }
 

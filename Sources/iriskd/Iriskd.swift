@@ -212,6 +212,12 @@ struct Iriskd: AsyncParsableCommand {
         }
         let logger = Logger(label: "iriskd")
 
+        // Refused before the store is opened, so a second iriskd on a live socket
+        // creates nothing (not even its --store file).
+        if IdentityRiskServer.isServing(socketPath: socket) {
+            FileHandle.standardError.write(Data("iriskd: error: a server is already answering on \(socket); it was left untouched\n".utf8))
+            throw ExitCode(1)
+        }
         let spec = try storeSpec
         let eventStore: any EventStore
         do {
