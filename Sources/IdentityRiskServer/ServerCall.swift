@@ -23,6 +23,8 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     /// `resourceExhausted` once this many encoded bytes wait to be written.
     private let streamBufferBytes: Int
     private let counters: ServerCounters
+    /// When the call started, if the connection logs calls (debug).
+    let startedAt: ContinuousClock.Instant?
 
     /// Stream messages handed to the event loop and not encoded yet, at most
     /// (a second bound, for a loop that falls behind its stream producers).
@@ -34,8 +36,12 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     static var sendWindow: Int { 64 }
 
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
-    init(callID: UInt64, connection: ServerCallHandler, eventLoop: any EventLoop, streamBufferBytes: Int, counters: ServerCounters) {
+    init(
+        callID: UInt64, connection: ServerCallHandler, eventLoop: any EventLoop, streamBufferBytes: Int, counters: ServerCounters,
+        startedAt: ContinuousClock.Instant?
+    ) {
         self.counters = counters
+        self.startedAt = startedAt
         self.callID = callID
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
         self.eventLoop = eventLoop
@@ -128,7 +134,7 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
         guard let claimed else { return }
         claimed.waiter?.resume()
         let result: Result<M.Response?, IdentityRiskError> = .failure(error.resumeCursor == nil ? error.resuming(after: claimed.position) : error)
-        onLoop { [self] in connection.value.deliver(M.self, callID, result, final: true) }
+        onLoop { [self] in connection.value.deliver(M.self, callID, result, final: true, startedAt: startedAt) }
         claimed.onCancel?()
     }
 
@@ -147,7 +153,7 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
         if isStream, case .failure(let error) = result, error.resumeCursor == nil, let position = first.1 {
             result = .failure(error.resuming(after: position))
         }
-        onLoop { [self, result] in connection.value.deliver(M.self, callID, result, final: true) }
+        onLoop { [self, result] in connection.value.deliver(M.self, callID, result, final: true, startedAt: startedAt) }
     }
 
     func onCancel(_ handler: @escaping @Sendable () -> Void) {

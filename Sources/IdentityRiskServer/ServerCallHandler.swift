@@ -40,6 +40,8 @@ final class ServerCallHandler: ChannelInboundHandler {
     private let maxStreams: Int
     private let streamBufferBytes: Int
     private let encoder = ResponseEncoder()
+    /// Whether calls are logged (debug): only then is each call timed.
+    private let logsCalls: Bool
 
     private var context: ChannelHandlerContext?
     private var inReadBatch = false
@@ -65,6 +67,7 @@ final class ServerCallHandler: ChannelInboundHandler {
         onConnectionError: @escaping (any Error) -> IdentityRiskError?
     ) {
         self.counters = counters
+        self.logsCalls = logger.logLevel <= .debug
         self.maxStreams = maxStreams
         self.streamBufferBytes = streamBufferBytes
         self.calls = calls
@@ -210,7 +213,8 @@ final class ServerCallHandler: ChannelInboundHandler {
                 retryAfterMilliseconds: 1000))
         }
         let call = ServerCall<M>(
-            callID: callID, connection: self, eventLoop: context.eventLoop, streamBufferBytes: streamBufferBytes, counters: counters)
+            callID: callID, connection: self, eventLoop: context.eventLoop, streamBufferBytes: streamBufferBytes, counters: counters,
+            startedAt: logsCalls ? .now : nil)
         switch calls.begin(callID, call) {
         case .duplicate:
             if isStream { counters.closeStream() }
@@ -247,7 +251,9 @@ final class ServerCallHandler: ChannelInboundHandler {
     /// answer before both have happened (same event-loop turn), so it never
     /// reuses the id too early.
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
-    func deliver<M: WireMethod>(_ method: M.Type, _ callID: UInt64, _ result: Result<M.Response?, IdentityRiskError>, final: Bool) {
+    func deliver<M: WireMethod>(
+        _ method: M.Type, _ callID: UInt64, _ result: Result<M.Response?, IdentityRiskError>, final: Bool, startedAt: ContinuousClock.Instant? = nil
+    ) {
         if let context, !closing {
             var buffer = context.channel.allocator.buffer(capacity: 512)
             switch result {
@@ -259,10 +265,19 @@ final class ServerCallHandler: ChannelInboundHandler {
         }
         guard final else { return }
         if M.descriptor.shape == .serverStreaming { counters.closeStream() }
-        logger.debug("call", metadata: [
-            "call": "\(callID)", "method": "\(M.descriptor.name)",
-            "status": "\(result.failure.map { "\($0.code)" } ?? "ok")",
-        ])
+        if logsCalls {
+            var metadata: Logger.Metadata = [
+                "call": "\(callID)", "method": "\(M.descriptor.name)",
+                "status": "\(result.failure.map { "\($0.code)" } ?? "ok")",
+            ]
+            if let startedAt {
+                let elapsed = ContinuousClock.now - startedAt
+                let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+                metadata["ms"] = "\(Double(micros) / 1000)"
+            }
+            if let error = result.failure { metadata["message"] = "\(error.message)" }
+            logger.debug("call", metadata: metadata)
+        }
         calls.finish(callID)
         if failure != nil, calls.count == 0 {
             context?.flush()

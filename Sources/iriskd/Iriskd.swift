@@ -205,11 +205,7 @@ struct Iriskd: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
         let logger = Logger(label: "iriskd")
 
         // Refused before the store is opened, so a second iriskd on a live socket
@@ -228,8 +224,6 @@ struct Iriskd: AsyncParsableCommand {
         }
         if spec.isDurable {
             logger.info("store: \(spec) (WAL, synchronous=FULL, group commit)")
-        } else {
-            logger.warning("store: memory. NOT DURABLE: every record is lost when iriskd exits")
         }
 
         let server = IdentityRiskServer(
