@@ -4,6 +4,7 @@
 #   pkg-config         how SwiftPM finds it
 #   protobuf-c-compiler  protoc-c, only to regenerate/check Sources/CIdentityRiskProto (--with-protoc)
 #   python3 protobuf + grpcio-tools  for the Python interop client the tests run (--for-tests)
+#   systemd-socket-activate  (Debian: systemd) for the socket-activation test (--for-tests)
 set -euo pipefail
 want=()
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later first (https://swift.org/install)" >&2; exit 1; }
@@ -12,7 +13,10 @@ if ! pkg-config --exists libprotobuf-c 2>/dev/null; then want+=(libprotobuf-c-de
 for flag in "$@"; do
   case "$flag" in
     --with-protoc) command -v protoc-c >/dev/null || want+=(protobuf-c-compiler) ;;
-    --for-tests) command -v python3 >/dev/null || want+=(python3 python3-pip) ;;
+    --for-tests)
+      command -v python3 >/dev/null || want+=(python3 python3-pip)
+      # systemd-socket-activate: the socket-activation test starts iriskd through it.
+      command -v systemd-socket-activate >/dev/null || want+=(systemd) ;;
     *) echo "usage: dev/setup.sh [--with-protoc] [--for-tests]" >&2; exit 2 ;;
   esac
 done

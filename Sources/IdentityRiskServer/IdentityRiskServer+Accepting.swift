@@ -50,6 +50,18 @@ extension IdentityRiskServer {
         return channel
     }
 
+    /// Accepts on a listening socket handed over by systemd (socket activation).
+    func bind(inherited fd: Int32) async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
+        let waterMark = ChannelOptions.Types.WriteBufferWaterMark(
+            low: configuration.writeBufferLowWaterMark, high: configuration.writeBufferHighWaterMark)
+        return try await ServerBootstrap(group: group)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: waterMark)
+            .bind(fd) { channel in
+                self.initialize(channel)
+            }
+    }
+
     /// Runs on the connection's event loop before it is served.
     ///
     /// ```

@@ -123,7 +123,7 @@ public final class IdentityRiskServer: Service, Sendable {
     }
 
     public func run() async throws {
-        let socketGuard: SocketFileGuard
+        let socketGuard: SocketFileGuard?
         let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             if let problem = configuration.problem {
@@ -132,18 +132,25 @@ public final class IdentityRiskServer: Service, Sendable {
             if !methods.missing.isEmpty {
                 throw ServerError("no handler for \(methods.missing.map(\.name).joined(separator: ", ")); every method of the table needs one")
             }
-            socketGuard = try SocketFileGuard(socketPath: configuration.socketPath)
-            do {
-                serverChannel = try await bind()
-            } catch {
-                socketGuard.release()
-                throw error
+            if let inherited = configuration.inheritedListenerFD {
+                // Socket activation: systemd owns the socket file.
+                socketGuard = nil
+                serverChannel = try await bind(inherited: inherited)
+            } else {
+                let owned = try SocketFileGuard(socketPath: configuration.socketPath)
+                socketGuard = owned
+                do {
+                    serverChannel = try await bind()
+                } catch {
+                    owned.release()
+                    throw error
+                }
             }
         } catch {
             listening.fail(error)
             throw error
         }
-        defer { socketGuard.release() }
+        defer { socketGuard?.release() }
         state.withLock {
             $0.phase = .running
             $0.serverChannel = serverChannel.channel
@@ -151,7 +158,7 @@ public final class IdentityRiskServer: Service, Sendable {
         let c = configuration
         logger.info("listening", metadata: [
             "socket": "\(c.socketPath)",
-            "mode": "\(String(c.socketMode, radix: 8))",
+            "mode": "\(c.inheritedListenerFD == nil ? String(c.socketMode, radix: 8) : "set by systemd (socket activation)")",
             "store": "\(store.kind)",
             "maxFrameBytes": "\(c.maxFrameBytes)",
             "maxConnections": "\(c.maxConnections)",

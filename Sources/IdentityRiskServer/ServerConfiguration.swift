@@ -62,6 +62,11 @@ public struct ServerConfiguration: Sendable {
     /// After a wake-up, a watcher lets commits gather this long before it reads
     /// (one wake-up per watcher per linger under load; that much more latency).
     public var watchLingerMilliseconds: Int64
+    /// A listening Unix socket handed over by systemd socket activation
+    /// (`LISTEN_FDS`): the server accepts on it and neither creates nor removes
+    /// a socket file (systemd owns it; its `.socket` unit sets mode and group).
+    /// `socketPath` is then only reported.
+    public var inheritedListenerFD: Int32?
     /// How long shutdown waits for in-flight calls before closing connections.
     public var shutdownGraceMilliseconds: Int64
     /// Reported by Health.
@@ -121,6 +126,7 @@ public struct ServerConfiguration: Sendable {
         self.allowedGIDs = allowedGIDs
         self.grants = grants
         self.ownerUID = nil
+        self.inheritedListenerFD = nil
         self.maxStreams = maxStreams
         self.streamBufferBytes = streamBufferBytes
         self.watchBookmarkIntervalMilliseconds = watchBookmarkIntervalMilliseconds

@@ -208,9 +208,21 @@ struct Iriskd: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
         let logger = Logger(label: "iriskd")
 
-        // Refused before the store is opened, so a second iriskd on a live socket
-        // creates nothing (not even its --store file).
-        if IdentityRiskServer.isServing(socketPath: socket) {
+        var configuration = serverConfiguration
+        let activated: SocketActivation.Listener?
+        do {
+            activated = try SocketActivation.listener()
+        } catch {
+            FileHandle.standardError.write(Data("iriskd: error: socket activation: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let activated {
+            configuration.inheritedListenerFD = activated.fd
+            configuration.socketPath = activated.path
+            logger.info("socket activation: serving the socket systemd passed", metadata: ["socket": "\(activated.path)"])
+        } else if IdentityRiskServer.isServing(socketPath: socket) {
+            // Refused before the store is opened, so a second iriskd on a live socket
+            // creates nothing (not even its --store file).
             FileHandle.standardError.write(Data("iriskd: error: a server is already answering on \(socket); it was left untouched\n".utf8))
             throw ExitCode(1)
         }
@@ -227,7 +239,7 @@ struct Iriskd: AsyncParsableCommand {
         }
 
         let server = IdentityRiskServer(
-            configuration: serverConfiguration,
+            configuration: configuration,
             store: eventStore,
             logger: logger)
         // The store first: on shutdown the server (last) stops first and drains,
