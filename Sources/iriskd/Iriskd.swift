@@ -13,10 +13,47 @@ private let Defaults = ServerConfiguration.defaults
 
 @main
 struct Iriskd: AsyncParsableCommand {
+    /// Parses the configuration file, the environment and the command line
+    /// (``ConfigurationSources``), then runs.
+    static func main() async {
+        let commandLine = Array(CommandLine.arguments.dropFirst())
+        let arguments: [String]
+        do {
+            arguments = try ConfigurationSources.arguments(
+                commandLine: commandLine, environment: ProcessInfo.processInfo.environment, knownFlags: knownFlags)
+        } catch {
+            FileHandle.standardError.write(Data("iriskd: error: \(error)\n".utf8))
+            Foundation.exit(64)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Every long flag's name, for the configuration file and the environment.
+    static var knownFlags: Set<String> {
+        Set(helpMessage(columns: 400).split(separator: "\n").compactMap { line -> String? in
+            guard let range = line.range(of: "--") else { return nil }
+            let name = line[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+            return name.isEmpty || ["help", "version", "config"].contains(name) ? nil : String(name)
+        })
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "iriskd",
         abstract: "The IdentityRisk server: stores identityRiskEvent records and serves them on a Unix socket.",
         discussion: """
+            Settings also come from a configuration file (--config FILE or IRISKD_CONFIG: one \
+            "name = value" per line, named as the long flags without --) and from IRISKD_* \
+            environment variables (IRISKD_STORE for --store, ...); flags win over the environment, \
+            which wins over the file.
             Stops gracefully on SIGTERM or SIGINT: stops accepting, answers in-flight calls, \
             commits the store's last batch, removes the socket file.
             """,
