@@ -39,6 +39,9 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Fail instead of reconnecting when the connection breaks.")
     var noResume = false
 
+    @Option(help: "auto (lines for people on a terminal, NDJSON when piped), table or json (NDJSON).")
+    var output: String = OutputFormat.auto.rawValue
+
     var start: WatchChanges.Start {
         get throws {
             switch from {
@@ -55,6 +58,9 @@ struct Watch: AsyncParsableCommand {
 
     func validate() throws {
         _ = try start
+        guard OutputFormat(rawValue: output) != nil else {
+            throw ValidationError("--output '\(output)' is not one of: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         if let count, count < 1 { throw ValidationError("--count \(count) must be at least 1") }
     }
 
@@ -71,13 +77,15 @@ struct Watch: AsyncParsableCommand {
         let options = WatchOptions(resume: !noResume)
         let printBookmarks = bookmarks
         let limit = count
+        let table = OutputFormat(rawValue: output)!.resolved(isTerminal: isatty(STDOUT_FILENO) == 1) == .table
+        if table { writeLine(Self.tableHeader) }
         let work = Task {
             try await withIdentityRiskClient(socketPath: socket) { client in
                 var changes = 0
                 for try await message in client.watch(filter: filterText, from: start, options: options) {
                     last.withLock { $0 = message.cursor }
                     if case .bookmark = message, !printBookmarks { continue }
-                    writeLine(GraphJSON.encode(message))
+                    writeLine(table ? Self.tableLine(message) : GraphJSON.encode(message))
                     if case .change = message {
                         changes += 1
                         if let limit, changes >= limit { return }
@@ -104,6 +112,28 @@ struct Watch: AsyncParsableCommand {
             if cursor != nil { printResume(cursor) }
             throw fail(error)
         }
+    }
+
+    static let tableHeader = Self.columns(["CURSOR", "KIND", "ID", "RISK", "STATUS", "USER"])
+
+    /// One change (or bookmark) as a line of fixed-width columns.
+    static func tableLine(_ message: WatchChanges.Message) -> String {
+        switch message {
+        case .change(let change):
+            let e = change.event
+            return columns([change.cursor.description, change.kind.rawValue, e.id, e.riskLevel.rawValue, e.riskEventStatus.rawValue, e.userPrincipalName])
+        case .bookmark(let cursor):
+            return columns([cursor.description, "bookmark", "", "", "", ""])
+        }
+    }
+
+    private static func columns(_ cells: [String]) -> String {
+        let widths = [10, 9, 38, 8, 26]
+        return cells.enumerated().map { i, cell in
+            guard i < widths.count else { return cell }
+            let clipped = cell.count < widths[i] ? cell : String(cell.prefix(widths[i] - 2)) + "…"
+            return clipped + String(repeating: " ", count: max(1, widths[i] - clipped.count))
+        }.joined()
     }
 
     private func printResume(_ cursor: ChangeCursor?) {
