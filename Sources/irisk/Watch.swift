@@ -39,8 +39,8 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Fail instead of reconnecting when the connection breaks.")
     var noResume = false
 
-    @Option(help: "auto (lines for people on a terminal, NDJSON when piped), table or json (NDJSON).")
-    var output: String = OutputFormat.auto.rawValue
+    @Option(help: "json (NDJSON, the default), table (one aligned line per change, for people) or auto (table on a terminal).")
+    var output: String = OutputFormat.json.rawValue
 
     var start: WatchChanges.Start {
         get throws {
