@@ -121,36 +121,39 @@ final class ServerCall<M: WireMethod>: ResponseSink, CallHandle {
     /// producer's own reaction to the cancellation (it finishes `cancelled`)
     /// can never overtake it.
     func end(_ error: IdentityRiskError) {
-        let claimed = state.withLock { state -> (position: ChangeCursor?, onCancel: (@Sendable () -> Void)?, waiter: CheckedContinuation<Void, Never>?)? in
-            guard !state.finished else { return nil }
-            state.finished = true
-            state.cancelled = true
-            defer {
-                state.onCancel = nil
-                state.capacityWaiter = nil
-            }
-            return (state.lastPosition, state.onCancel, state.capacityWaiter)
-        }
-        guard let claimed else { return }
-        claimed.waiter?.resume()
-        let result: Result<M.Response?, IdentityRiskError> = .failure(error.resumeCursor == nil ? error.resuming(after: claimed.position) : error)
-        onLoop { [self] in connection.value.deliver(M.self, callID, result, final: true, startedAt: startedAt) }
+        guard let claimed = claimFinal(cancelling: true) else { return }
+        deliverFinal(.failure(error), after: claimed.position)
         claimed.onCancel?()
     }
 
     @_specialize(exported: false, where M == IdentityRiskMethods.Create)
     func finish(_ result: Result<M.Response?, IdentityRiskError>) {
-        let first = state.withLock { state -> (Bool, ChangeCursor?, CheckedContinuation<Void, Never>?) in
-            guard !state.finished else { return (false, nil, nil) }
+        guard let claimed = claimFinal(cancelling: false) else { return }
+        deliverFinal(result, after: claimed.position)
+    }
+
+    /// Marks the call finished (and, `cancelling`, cancelled) if nothing else
+    /// did first; wakes a producer waiting for capacity. `nil`: already finished.
+    private func claimFinal(cancelling: Bool) -> (position: ChangeCursor?, onCancel: (@Sendable () -> Void)?)? {
+        let claimed = state.withLock { state -> (ChangeCursor?, (@Sendable () -> Void)?, CheckedContinuation<Void, Never>?)? in
+            guard !state.finished else { return nil }
             state.finished = true
-            state.onCancel = nil
-            defer { state.capacityWaiter = nil }
-            return (true, state.lastPosition, state.capacityWaiter)
+            if cancelling { state.cancelled = true }
+            defer {
+                state.onCancel = nil
+                state.capacityWaiter = nil
+            }
+            return (state.lastPosition, cancelling ? state.onCancel : nil, state.capacityWaiter)
         }
-        first.2?.resume()
-        guard first.0 else { return }
+        guard let (position, onCancel, waiter) = claimed else { return nil }
+        waiter?.resume()
+        return (position, onCancel)
+    }
+
+    /// The final answer, on the loop; a stream's error names where to resume.
+    private func deliverFinal(_ result: Result<M.Response?, IdentityRiskError>, after position: ChangeCursor?) {
         var result = result
-        if isStream, case .failure(let error) = result, error.resumeCursor == nil, let position = first.1 {
+        if isStream, case .failure(let error) = result, error.resumeCursor == nil, let position {
             result = .failure(error.resuming(after: position))
         }
         onLoop { [self, result] in connection.value.deliver(M.self, callID, result, final: true, startedAt: startedAt) }
