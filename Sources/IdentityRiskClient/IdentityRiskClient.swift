@@ -143,6 +143,11 @@ public final class IdentityRiskClient: Sendable {
             if current == attempt { current = nil }
         }
         let fresh = try result.get()
+        if closed.load(ordering: .relaxed) {
+            // close() ran while this attempt connected: nobody will close it later.
+            await fresh.close()
+            throw IdentityRiskError(code: .unavailable, message: "the client is closed")
+        }
         // Keep the first one that got here; a later attempt's duplicate closes.
         let (winner, loser) = connection.withLock { current -> (ClientConnection, ClientConnection?) in
             if let current, current.isActive { return (current, current === fresh ? nil : fresh) }
