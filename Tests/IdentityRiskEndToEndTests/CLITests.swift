@@ -1,4 +1,5 @@
 import Foundation
+import IdentityRiskTestSupport
 import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskStore

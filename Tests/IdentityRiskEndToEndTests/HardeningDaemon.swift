@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import IdentityRiskTestSupport
 import IdentityRiskClient
 import IdentityRiskCore
 import IdentityRiskService

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import IdentityRiskTestSupport
 import IdentityRiskWire
 import NIOCore
 

@@ -43,16 +43,3 @@ func productPath(_ name: String) -> String {
     // `swift test` from the package root: .build/debug
     return FileManager.default.currentDirectoryPath + "/.build/debug/" + name
 }
-
-/// Runs blocking work (raw sockets, child processes) on a thread of its own, so
-/// it blocks neither Swift concurrency's cooperative pool, which the server's
-/// calls run on, nor Dispatch's global pool, which Foundation's `Process` needs
-/// (each is only as wide as the core count: 2 here).
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            continuation.resume(with: Result { try body() })
-        }
-        thread.start()
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import IdentityRiskCore
+import IdentityRiskTestSupport
 @testable import IdentityRiskStore
 import Testing
 
@@ -38,9 +39,9 @@ struct SQLiteDatabaseLockTests {
         try await withTemporaryDirectory { directory in
             let path = directory + "/events.sqlite"
             let store = try SQLiteEventStore(path: path)
-            #expect(try runFlockProbe(path) == 75, "flock -n reports the conflict while the store is open")
+            #expect(try await runFlockProbe(path) == 75, "flock -n reports the conflict while the store is open")
             await store.close()
-            #expect(try runFlockProbe(path) == 0, "free after close")
+            #expect(try await runFlockProbe(path) == 0, "free after close")
         }
     }
 
@@ -55,7 +56,7 @@ struct SQLiteDatabaseLockTests {
             let output = Pipe()
             holder.standardOutput = output
             try holder.run()
-            let line = String(decoding: output.fileHandleForReading.readData(ofLength: 7), as: UTF8.self)
+            let line = try await blocking { String(decoding: output.fileHandleForReading.readData(ofLength: 7), as: UTF8.self) }
             try #require(line == "locked\n", "the child holds the lock")
 
             let error = #expect(throws: IdentityRiskError.self) { try SQLiteEventStore(path: path) }
@@ -63,7 +64,7 @@ struct SQLiteDatabaseLockTests {
             #expect(error?.message == "the database \(path) is in use by another iriskd (pid unknown); one database belongs to one iriskd: stop the other one or use another --store path")
 
             holder.terminate()
-            holder.waitUntilExit()
+            try await blocking { holder.waitUntilExit() }
             let store = try SQLiteEventStore(path: path)
             _ = try await store.create(try Fixture.event("after-holder"))
             await store.close()
@@ -71,12 +72,15 @@ struct SQLiteDatabaseLockTests {
     }
 
     /// `flock -n -E 75 PATH true` in a child process: 75 when the file is locked, 0 when not.
-    private func runFlockProbe(_ path: String) throws -> Int32 {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        probe.arguments = ["-n", "-E", "75", path, "true"]
-        try probe.run()
-        probe.waitUntilExit()
-        return probe.terminationStatus
+    /// (On a thread of its own: `waitUntilExit` must not block the cooperative pool.)
+    private func runFlockProbe(_ path: String) async throws -> Int32 {
+        try await blocking {
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+            probe.arguments = ["-n", "-E", "75", path, "true"]
+            try probe.run()
+            probe.waitUntilExit()
+            return probe.terminationStatus
+        }
     }
 }
