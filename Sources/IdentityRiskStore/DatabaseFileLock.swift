@@ -77,8 +77,21 @@ final class DatabaseFileLock: Sendable {
                 // keep the descriptor open rather than drop the other store's SQLite locks.
                 throw inUse(path, by: "another SQLiteEventStore in this process", advice: "close the other store")
             }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                let code = errno
+            // A conflict is retried for up to 200 ms: a child process that another
+            // thread is starting holds copies of our descriptors (close-on-exec
+            // drops them only at its exec), so a lock we just released can still
+            // look held for a moment. Another iriskd holds it for good.
+            var code: CInt = 0
+            for attempt in 0...20 {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    code = 0
+                    break
+                }
+                code = errno
+                guard code == EWOULDBLOCK, attempt < 20 else { break }
+                usleep(10_000)
+            }
+            guard code == 0 else {
                 close(fd)  // nothing of this process has the file open: this drops no lock of ours
                 if code == EWOULDBLOCK {
                     throw inUse(path, by: "another iriskd (pid unknown)", advice: "stop the other one")
