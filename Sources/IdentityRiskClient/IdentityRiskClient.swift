@@ -94,7 +94,10 @@ public final class IdentityRiskClient: Sendable {
             let connection = try await currentConnection()
             do {
                 return try await connection.call(method, request, timeoutMilliseconds: timeout)
-            } catch let error as WireError where error.code == .connectionClosed && attempt < retries {
+            } catch let error as WireError where (error.code == .connectionClosed || error.code == .closedBeforePreface) && attempt < retries {
+                // closedBeforePreface too: a reset before the server's preface can be
+                // passing (a busy server); a refusal fails the same way again, and
+                // then says why.
                 attempt += 1
                 discard(connection)
                 try await Task.sleep(for: .milliseconds(20 * attempt))

@@ -24,8 +24,9 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let malformedResponse = Code(.malformedResponse)
         /// The connection closed with calls still waiting for answers.
         public static let connectionClosed = Code(.connectionClosed)
-        /// The server closed the connection before it sent its preface: it
-        /// refused this peer (allow-lists, connection limits, shutting down).
+        /// The server closed (or reset) the connection before it sent its
+        /// preface: it refused this peer (allow-lists, connection limits,
+        /// shutting down). Safe calls are retried, like ``connectionClosed``.
         public static let closedBeforePreface = Code(.closedBeforePreface)
 
         public var description: String {
