@@ -113,7 +113,7 @@ struct WatchDaemonTests {
         }
         let start = ContinuousClock.now
         #expect(try await daemon.terminate(timeout: .seconds(15)) == 0, "exit 0")
-        #expect(ContinuousClock.now - start < .seconds(7), "within the 5 s grace (and a little)")
+        #expect(ContinuousClock.now - start < scaledDuration(7000), "within the 5 s grace (and a little; stretched under a sanitizer)")
         for watcher in watchers {
             let ended = await watcher.waitForEnd(timeout: .seconds(5))
             let error = try #require(ended ?? nil) as? IdentityRiskError
@@ -188,7 +188,9 @@ struct WatchDaemonTests {
         if timeScale == 1 {
             #expect(rssAfter - rssBefore < 64 * 1024, "the stalled watcher did not grow the server's memory by 64 MiB (\(rssBefore) → \(rssAfter) KiB)")
         }
-        #expect(with > without * 0.5, "creates went on at a comparable rate (\(Int(with)) vs \(Int(without))/s)")
+        if timeScale == 1 {
+            #expect(with > without * 0.5, "creates went on at a comparable rate (\(Int(with)) vs \(Int(without))/s)")
+        }
         #expect(try await daemon.terminate() == 0)
     }
 
