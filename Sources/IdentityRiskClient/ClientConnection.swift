@@ -62,7 +62,12 @@ final class ClientConnection: Sendable {
         // If the connection closed after it was picked, the write fails without
         // reaching ClientCallHandler; the call must fail then, not wait forever.
         let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { [closeReason] _ in completion.fail(closeReason.error ?? WireError.connectionClosed) }
+        written.futureResult.whenFailure { [channel, closeReason] _ in
+            // NIO fails pending writes before the pipeline hears that the channel
+            // closed; answer once it has, so that a known reason (a refusal before
+            // the preface) is the one reported.
+            channel.closeFuture.whenComplete { _ in completion.fail(closeReason.error ?? WireError.connectionClosed) }
+        }
         channel.write(PendingCall(callID: callID, frame: frame, completion: completion), promise: written)
         return try await withTaskCancellationHandler {
             try await completion.futureResult.get()
@@ -90,7 +95,12 @@ final class ClientConnection: Sendable {
         RequestCodec.encode(method, request, callID: callID, timeoutMilliseconds: timeoutMilliseconds ?? 0, into: &frame)
         let completion = StreamCompletion<M>(promise: channel.eventLoop.makePromise(of: Void.self), onMessage: onMessage)
         let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { [closeReason] _ in completion.fail(closeReason.error ?? WireError.connectionClosed) }
+        written.futureResult.whenFailure { [channel, closeReason] _ in
+            // NIO fails pending writes before the pipeline hears that the channel
+            // closed; answer once it has, so that a known reason (a refusal before
+            // the preface) is the one reported.
+            channel.closeFuture.whenComplete { _ in completion.fail(closeReason.error ?? WireError.connectionClosed) }
+        }
         channel.write(PendingCall(callID: callID, frame: frame, completion: completion), promise: written)
         return (callID, completion.ended)
     }

@@ -268,7 +268,7 @@ struct WatchEndToEndTests {
                 for n in 0..<3 { _ = try await client.create(Self.draft("d-\(n)", level: .low)) }
             }
             let raw = try await openRaw(server)
-            raw.send(RawRequest(IdentityRiskMethods.Watch.self, WatchChanges.Request(start: .after(.zero)), callID: 3, timeoutMilliseconds: 400))
+            raw.send(RawRequest(IdentityRiskMethods.Watch.self, WatchChanges.Request(start: .after(.zero)), callID: 3, timeoutMilliseconds: UInt32(scaled(1000))))
             var last: ChangeCursor?
             var final: RawResponse?
             while let response = try await raw.readResponse() {
