@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hardening checks (README "Limits and security"): a bounded fuzzing run, then
+# The hardening checks (docs/testing.md, "Fuzzing" and "Sanitizers"): a bounded fuzzing run, then
 # the whole suite under ThreadSanitizer and AddressSanitizer, each build in its own
 # scratch path. Several full rebuilds: allow 20+ minutes on 2 cores.
 set -euo pipefail
