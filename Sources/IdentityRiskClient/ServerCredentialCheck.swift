@@ -22,6 +22,9 @@ enum ServerCredentialCheck {
         do {
             credentials = try await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
         } catch {
+            // Closed already (a server that refuses this peer at accept): nothing can be
+            // sent on it, and the first call reports why it closed (closedBeforePreface).
+            if !channel.isActive { return }
             throw IdentityRiskError(
                 code: .permissionDenied, message: "cannot read the credentials of the server at \(socketPath) (SO_PEERCRED): \(error); not sending it anything",
                 target: "socket", innerCode: "UntrustedServer")

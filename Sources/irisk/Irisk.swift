@@ -16,7 +16,8 @@ struct Irisk: AsyncParsableCommand {
             Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict \
             (id exists with other content, or was deleted), 5 server unavailable, overloaded or \
             unreachable, 6 deadline exceeded, 7 precondition failed (stale --if-match), \
-            8 permission denied (the server does not grant your uid this method), 9 watch cursor expired \
+            8 permission denied (the server does not grant your uid this method, or the server runs as a uid \
+            that is neither root nor yours: see --server-uid), 9 watch cursor expired \
             (list again and watch from the list's cursor), 64 usage error (bad flags).
             """,
         version: IdentityRiskVersion.current,
