@@ -113,6 +113,7 @@ let package = Package(
             name: "iriskd",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskGraphJSON",
                 "IdentityRiskService",
                 "IdentityRiskStore",
                 "IdentityRiskServer",

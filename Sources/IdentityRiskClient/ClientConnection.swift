@@ -34,6 +34,12 @@ final class ClientConnection: Sendable {
             }
             .connect(unixDomainSocketPath: socketPath)
             .get()
+        do {
+            try await ServerCredentialCheck.verify(channel, socketPath: socketPath, expectedUID: configuration.expectedServerUID)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
         return ClientConnection(channel: channel, closeReason: closeReason)
     }
 

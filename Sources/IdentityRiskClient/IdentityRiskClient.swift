@@ -12,7 +12,7 @@ import Synchronization
 /// connection, many in flight at once (pipelined; answers matched by call id).
 ///
 /// ```swift
-/// try await withIdentityRiskClient(socketPath: "/tmp/identityrisk.sock") { client in
+/// try await withIdentityRiskClient(socketPath: try IdentityRiskClient.defaultSocketPath()) { client in
 ///     let created = try await client.create(draft)
 ///     let again = try await client.get(id: created.event.id)
 /// }
@@ -43,6 +43,18 @@ public final class IdentityRiskClient: Sendable {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup.singleton
         self.connection = Mutex(nil)
+    }
+
+    /// A client of the server at the default socket (``DefaultSocketPath``):
+    /// `/run/identityrisk/iriskd.sock` as root, else `$XDG_RUNTIME_DIR/identityrisk/iriskd.sock`.
+    /// Throws `invalidArgument` when there is no default (no XDG_RUNTIME_DIR).
+    public convenience init(configuration: ClientConfiguration = ClientConfiguration()) throws {
+        self.init(socketPath: try Self.defaultSocketPath(), configuration: configuration)
+    }
+
+    /// Where iriskd listens by default, as iriskd and irisk compute it.
+    public static func defaultSocketPath() throws -> String {
+        try DefaultSocketPath.current()
     }
 
     /// Opens the connection now (otherwise the first call does) and checks that
@@ -168,6 +180,8 @@ public final class IdentityRiskClient: Sendable {
         }
         do {
             return try await ClientConnection.connect(socketPath: socketPath, configuration: configuration, group: group)
+        } catch let refused as IdentityRiskError {
+            throw refused
         } catch {
             throw Self.connectFailure(error, socketPath: socketPath)
         }

@@ -26,6 +26,9 @@ final class CallTable: Sendable {
 
     private let state = Mutex(State())
     let limit: Int
+    /// Calls this connection has sent (answered, refused or in flight), for its
+    /// "connection closed" log line. Cancels are not calls.
+    let received = Atomic<Int>(0)
 
     init(limit: Int) {
         self.limit = limit
@@ -71,20 +74,37 @@ final class CallTable: Sendable {
         state.withLock { ($0.tasks.count, $0.idleSince) }
     }
 
+    /// What a shutdown drain did on one connection (for the "stopped" log line).
+    struct DrainOutcome: Sendable {
+        /// Unary calls in flight when the drain began that answered.
+        var answered = 0
+        /// Streams ended with `unavailable` and their resume cursor.
+        var streamsEnded = 0
+        /// Calls still running at the end, cancelled (their answers go nowhere).
+        var cancelled = 0
+    }
+
     /// Shutdown: waits until every unary call has answered (or `deadline`
     /// passes), then ends each stream with `unavailable` and its resume cursor,
     /// gives them a moment to be written, and cancels whatever is left (a store
     /// that ignores cancellation must not hold shutdown hostage: their answers
     /// go nowhere once the connection closes).
-    func drain(until deadline: NIODeadline) async {
+    @discardableResult
+    func drain(until deadline: NIODeadline) async -> DrainOutcome {
+        var outcome = DrainOutcome()
+        let unaryAtStart = state.withLock { $0.tasks.values.filter { !$0.isStream }.count }
         await waitUntil(deadline) { $0.allSatisfy(\.isStream) }
         let streams = state.withLock { $0.tasks.values.filter(\.isStream) }
         for stream in streams { stream.end(.serverShuttingDown) }
+        outcome.streamsEnded = streams.count
         await waitUntil(max(deadline, .now() + .milliseconds(100))) { $0.isEmpty }
         let leftovers = state.withLock { Array($0.tasks.values) }
-        guard !leftovers.isEmpty else { return }
+        outcome.answered = max(0, unaryAtStart - leftovers.filter { !$0.isStream }.count)
+        guard !leftovers.isEmpty else { return outcome }
         for call in leftovers { call.cancel() }
+        outcome.cancelled = leftovers.count
         await waitUntil(.now() + .milliseconds(100)) { $0.isEmpty }
+        return outcome
     }
 
     private func waitUntil(_ deadline: NIODeadline, _ done: ([any CallHandle]) -> Bool) async {

@@ -2,6 +2,7 @@ import IdentityRiskCore
 import IdentityRiskWire
 import Logging
 import NIOCore
+import Synchronization
 
 /// The lifetime of one served connection, and its connection-level errors.
 extension IdentityRiskServer {
@@ -20,8 +21,17 @@ extension IdentityRiskServer {
         if lateJoiner {
             channel.close(promise: nil)
         }
+        // Info: one line when a connection opens and one when it closes (the
+        // logger carries the peer's pid, uid and gid), with its call count and
+        // how long it was open; a CLI command is one connection.
+        let opened = ContinuousClock.now
+        connection.logger.info("connection opened")
         try? await channel.closeFuture.get()
-        connection.logger.debug("connection closed")
+        let elapsed = ContinuousClock.now - opened
+        let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        connection.logger.info("connection closed", metadata: [
+            "calls": "\(connection.calls.received.load(ordering: .relaxed))", "ms": "\(ms)",
+        ])
     }
 
     /// The connection-level error (call id 0) sent before closing, if any.

@@ -32,6 +32,9 @@ public final class IdentityRiskServer: Service, Sendable {
     let state = LockedState()
     let limiter: ConnectionLimiter
     let counters = ServerCounters()
+    /// What the shutdown drain did, over all connections (logged with "stopped").
+    let drainTotals = Mutex(CallTable.DrainOutcome())
+    private let drainTasks = Mutex([Task<Void, Never>]())
     private let listening: EventLoopPromise<Void>
 
     final class LockedState: Sendable {
@@ -158,6 +161,9 @@ public final class IdentityRiskServer: Service, Sendable {
         let c = configuration
         logger.info("listening", metadata: [
             "socket": "\(c.socketPath)",
+            "version": "\(c.serverVersion)",
+            "protocol": "\(WireProtocol.version)",
+            "pid": "\(getpid())",
             "mode": "\(c.inheritedListenerFD == nil ? String(c.socketMode, radix: 8) : "set by systemd (socket activation)")",
             "store": "\(store.kind)",
             "maxFrameBytes": "\(c.maxFrameBytes)",
@@ -181,7 +187,14 @@ public final class IdentityRiskServer: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown()
         }
-        logger.info("stopped", metadata: ["socket": "\(configuration.socketPath)"])
+        // A connection its client closed mid-drain ends before its drain task: wait
+        // for them all (each is bounded by the grace period), so the counts are complete.
+        for task in drainTasks.withLock({ $0 }) { await task.value }
+        let drained = drainTotals.withLock { $0 }
+        logger.info("stopped", metadata: [
+            "socket": "\(configuration.socketPath)",
+            "callsAnswered": "\(drained.answered)", "streamsEnded": "\(drained.streamsEnded)", "callsCancelled": "\(drained.cancelled)",
+        ])
     }
 
     /// Stops accepting, refuses new calls, and closes each connection once its
@@ -199,10 +212,16 @@ public final class IdentityRiskServer: Service, Sendable {
         serverChannel.close(promise: nil)
         let deadline = NIODeadline.now() + .milliseconds(configuration.shutdownGraceMilliseconds)
         for connection in connections {
-            Task {
-                await connection.calls.drain(until: deadline)
+            let task = Task {
+                let outcome = await connection.calls.drain(until: deadline)
+                self.drainTotals.withLock {
+                    $0.answered += outcome.answered
+                    $0.streamsEnded += outcome.streamsEnded
+                    $0.cancelled += outcome.cancelled
+                }
                 try? await connection.channel.close()
             }
+            drainTasks.withLock { $0.append(task) }
         }
     }
 }

@@ -3,6 +3,7 @@ import IdentityRiskService
 import IdentityRiskWire
 import Logging
 import NIOCore
+import Synchronization
 
 /// Serves the calls of one connection, on its event loop: the last handler of
 /// the pipeline, after the frame decoder.
@@ -160,6 +161,7 @@ final class ServerCallHandler: ChannelInboundHandler {
     private func serve(_ inbound: InboundRequest) {
         let callID = inbound.callID
         let request: UnpackedRequest
+        if case .cancel = inbound.kind {} else { calls.received.add(1, ordering: .relaxed) }
         switch inbound.kind {
         case .cancel(let target):
             let found = calls.cancel(target)

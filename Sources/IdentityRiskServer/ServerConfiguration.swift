@@ -72,7 +72,13 @@ public struct ServerConfiguration: Sendable {
     /// Reported by Health.
     public var serverVersion: String
 
-    public static let defaultSocketPath = "/tmp/identityrisk.sock"
+    /// ``DefaultSocketPath`` for this process: `/run/identityrisk/iriskd.sock`
+    /// as root, else `$XDG_RUNTIME_DIR/identityrisk/iriskd.sock`. Without
+    /// XDG_RUNTIME_DIR there is no private default; this then names the system
+    /// path, which a non-root server cannot bind (iriskd asks for --socket instead).
+    public static var defaultSocketPath: String {
+        (try? DefaultSocketPath.current()) ?? DefaultSocketPath.systemPath
+    }
 
     /// Every default, in one place: iriskd's flags, the README and PROTOCOL.md state these.
     public static let defaults = ServerConfiguration()

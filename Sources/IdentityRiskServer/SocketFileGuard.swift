@@ -22,6 +22,7 @@ final class SocketFileGuard: Sendable {
 
     init(socketPath: String) throws(ServerError) {
         self.socketPath = socketPath
+        try SocketDirectory.check(SocketDirectory.parent(of: socketPath))
         let lockPath = socketPath + ".lock"
         self.lockPath = lockPath
         var attempts = 0

@@ -13,7 +13,8 @@ struct IriskBench: AsyncParsableCommand {
         commandName: "irisk-bench",
         abstract: "Drive creates at an IdentityRisk server and report creates/s, latency percentiles, errors and server figures.",
         discussion: """
-            Targets: --socket PATH (a running server), --spawn (IdentityRiskServer in this process), \
+            Targets: --socket PATH (a running server; without any target, the one at iriskd's default \
+            socket: /run/identityrisk/iriskd.sock as root, else $XDG_RUNTIME_DIR/identityrisk/iriskd.sock), --spawn (IdentityRiskServer in this process), \
             --spawn-process PATH (the iriskd binary as a child, measured on its own), --floor (a C epoll \
             echo server: what the socket itself allows). --compare runs the server and the floor back to \
             back with the same shape and prints the ratio.
@@ -24,7 +25,7 @@ struct IriskBench: AsyncParsableCommand {
             """,
         version: IdentityRiskVersion.current)
 
-    @Option(help: "Unix socket of a running server.")
+    @Option(help: "Unix socket of a running server (default, when no other target is given: iriskd's default socket).")
     var socket: String?
     @Flag(help: "Start IdentityRiskServer in-process on a scratch socket.")
     var spawn = false
@@ -82,11 +83,24 @@ struct IriskBench: AsyncParsableCommand {
 
     var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
+    /// The running server to drive: --socket, or with no target at all (or
+    /// --compare alone) the one at the default socket, where irisk looks too.
+    var externalSocket: String? {
+        if let socket { return socket }
+        if spawn || spawnProcess != nil || (floor && !compare) { return nil }
+        return try? DefaultSocketPath.current()
+    }
+
     func validate() throws {
         let sources = [socket != nil, spawn, spawnProcess != nil].filter { $0 }.count
         guard sources <= 1 else { throw ValidationError("give only one of --socket, --spawn, --spawn-process") }
-        guard sources == 1 || floor else { throw ValidationError("give --socket PATH, --spawn or --spawn-process PATH (or --floor alone)") }
-        guard !compare || sources == 1 else { throw ValidationError("--compare needs a server: --socket, --spawn or --spawn-process") }
+        if sources == 0, !floor || compare {
+            do {
+                _ = try DefaultSocketPath.current()
+            } catch {
+                throw ValidationError("\(error.message) (or --spawn, --spawn-process PATH, --floor)")
+            }
+        }
         do {
             _ = try StoreSpec(benchArgument: store, scratch: nil)
         } catch {
@@ -97,7 +111,7 @@ struct IriskBench: AsyncParsableCommand {
         guard (1..<FramePool.maxSlots).contains(inFlight) else { throw ValidationError("--in-flight must be 1 ... \(FramePool.maxSlots - 1)") }
         guard (duration ?? 1) > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
         guard (requests ?? 1) > 0 else { throw ValidationError("--requests must be at least 1") }
-        if try !watcherCounts.isEmpty, !(socket != nil || spawn || spawnProcess != nil) {
+        if try !watcherCounts.isEmpty, !(externalSocket != nil || spawn || spawnProcess != nil) {
             throw ValidationError("--watchers needs a server: --socket, --spawn or --spawn-process")
         }
         guard (clientThreads ?? 1) >= 1, (floorThreads ?? 1) >= 1, templates >= 1 else {
@@ -117,7 +131,7 @@ struct IriskBench: AsyncParsableCommand {
             durationSeconds: duration ?? (requests == nil ? 10 : 60), requests: requests,
             clientThreads: clientThreads ?? connections, templates: templates, verifyEvery: verifyEvery,
             liveStatus: isatty(STDOUT_FILENO) == 1)
-        let hasServer = socket != nil || spawn || spawnProcess != nil
+        let hasServer = externalSocket != nil || spawn || spawnProcess != nil
         let runFloor = floor || compare
         let counts = try watcherCounts
         let runCount = (hasServer ? max(1, counts.count) : 0) + (runFloor ? 1 : 0)
@@ -169,7 +183,7 @@ struct IriskBench: AsyncParsableCommand {
             }
             return server
         }
-        return ExternalServer(socketPath: socket!, pid: serverPid)
+        return ExternalServer(socketPath: externalSocket!, pid: serverPid)
     }
 
     /// One run against `target`, which is stopped afterwards whatever happens.

@@ -16,7 +16,8 @@ struct Irisk: AsyncParsableCommand {
             Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict \
             (id exists with other content, or was deleted), 5 server unavailable, overloaded or \
             unreachable, 6 deadline exceeded, 7 precondition failed (stale --if-match), \
-            8 permission denied (the server does not grant your uid this method), 9 watch cursor expired \
+            8 permission denied (the server does not grant your uid this method, or the server runs as a uid \
+            that is neither root nor yours: see --server-uid), 9 watch cursor expired \
             (list again and watch from the list's cursor), 64 usage error (bad flags).
             """,
         version: IdentityRiskVersion.current,
@@ -26,16 +27,49 @@ struct Irisk: AsyncParsableCommand {
 
 /// Flags every subcommand shares.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The server's Unix socket.")
-    var socket: String = ProcessInfo.processInfo.environment["IRISK_SOCKET"] ?? "/tmp/identityrisk.sock"
+    @Option(
+        name: .customLong("socket"),
+        help: "The server's Unix socket (default: IRISK_SOCKET, else /run/identityrisk/iriskd.sock as root, else $XDG_RUNTIME_DIR/identityrisk/iriskd.sock).")
+    var socketOption: String?
+
+    @Option(help: ArgumentHelp(
+        "The uid the server runs as, when it is neither root nor you (default: IRISK_SERVER_UID). Any other server uid is refused before anything is sent.",
+        valueName: "uid"))
+    var serverUid: UInt32?
 
     @Option(help: "Deadline for each call, in milliseconds.")
     var timeoutMs: UInt32 = 30_000
 
+    /// The socket to connect to: --socket, IRISK_SOCKET, or the default iriskd uses
+    /// (``validate()`` has checked that there is one).
+    var socket: String {
+        if let socketOption { return socketOption }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["IRISK_SOCKET"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return (try? DefaultSocketPath.current()) ?? ""
+    }
+
+    /// --server-uid, else IRISK_SERVER_UID (checked by ``validate()``).
+    var expectedServerUID: UInt32? {
+        serverUid ?? ProcessInfo.processInfo.environment["IRISK_SERVER_UID"].flatMap { UInt32($0) }
+    }
+
+    func validate() throws {
+        if socketOption == nil, ProcessInfo.processInfo.environment["IRISK_SOCKET"].map({ $0.isEmpty }) != false {
+            do {
+                _ = try DefaultSocketPath.current()
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        if serverUid == nil, let text = ProcessInfo.processInfo.environment["IRISK_SERVER_UID"], !text.isEmpty, UInt32(text) == nil {
+            throw ValidationError("IRISK_SERVER_UID '\(text)' is not a numeric uid")
+        }
+    }
+
     func withClient<R: Sendable>(_ body: (IdentityRiskClient) async throws -> R) async throws -> R {
         try await withIdentityRiskClient(
             socketPath: socket,
-            configuration: ClientConfiguration(defaultTimeoutMilliseconds: timeoutMs),
+            configuration: ClientConfiguration(defaultTimeoutMilliseconds: timeoutMs, expectedServerUID: expectedServerUID),
             body)
     }
 }

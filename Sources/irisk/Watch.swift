@@ -74,13 +74,14 @@ struct Watch: AsyncParsableCommand {
         }
         let last = Mutex<ChangeCursor?>(nil)
         let socket = connection.socket
+        let serverUID = connection.expectedServerUID
         let options = WatchOptions(resume: !noResume)
         let printBookmarks = bookmarks
         let limit = count
         let table = OutputFormat(rawValue: output)!.resolved(isTerminal: isatty(STDOUT_FILENO) == 1) == .table
         if table { writeLine(Self.tableHeader) }
         let work = Task {
-            try await withIdentityRiskClient(socketPath: socket) { client in
+            try await withIdentityRiskClient(socketPath: socket, configuration: ClientConfiguration(expectedServerUID: serverUID)) { client in
                 var changes = 0
                 for try await message in client.watch(filter: filterText, from: start, options: options) {
                     last.withLock { $0 = message.cursor }

@@ -15,9 +15,27 @@ enum ConfigurationSources {
         let description: String
     }
 
+    /// The arguments to parse, and where each flag's occurrences came from.
+    struct Resolved {
+        /// The file's, then the environment's, then the command line's.
+        var arguments: [String]
+        /// For each long flag given anywhere (name without --), one origin per
+        /// occurrence in ``arguments`` order: `config file PATH:LINE`,
+        /// `environment IRISKD_X` or `flag` (the last one is the value in effect,
+        /// except for repeatable flags, which collect every occurrence).
+        var origins: [String: [String]]
+        /// The configuration file read, and what named it.
+        var configFile: (path: String, namedBy: String)?
+    }
+
     /// The arguments to parse: the file's, the environment's, then `commandLine`'s.
     static func arguments(commandLine: [String], environment: [String: String], knownFlags: Set<String>) throws -> [String] {
+        try resolve(commandLine: commandLine, environment: environment, knownFlags: knownFlags).arguments
+    }
+
+    static func resolve(commandLine: [String], environment: [String: String], knownFlags: Set<String>) throws -> Resolved {
         var path = environment["IRISKD_CONFIG"]
+        var namedBy = "IRISKD_CONFIG"
         var rest: [String] = []
         var index = 0
         while index < commandLine.count {
@@ -25,11 +43,13 @@ enum ConfigurationSources {
             if argument == "--config" {
                 guard index + 1 < commandLine.count else { throw Problem(description: "--config needs a file path") }
                 path = commandLine[index + 1]
+                namedBy = "--config"
                 index += 2
                 continue
             }
             if argument.hasPrefix("--config=") {
                 path = String(argument.dropFirst("--config=".count))
+                namedBy = "--config"
                 index += 1
                 continue
             }
@@ -37,22 +57,38 @@ enum ConfigurationSources {
             index += 1
         }
         var arguments: [String] = []
-        if let path { arguments += try fileArguments(path, knownFlags: knownFlags) }
+        var origins: [String: [String]] = [:]
+        if let path {
+            for setting in try fileSettings(path, knownFlags: knownFlags) {
+                arguments += ["--" + setting.name, setting.value]
+                origins[setting.name, default: []].append("config file \(path):\(setting.line)")
+            }
+        }
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("IRISKD_") && name != "IRISKD_CONFIG" {
             let flag = name.dropFirst("IRISKD_".count).lowercased().replacingOccurrences(of: "_", with: "-")
             guard knownFlags.contains(flag) else {
                 throw Problem(description: "environment variable \(name): iriskd has no --\(flag) (see iriskd --help)")
             }
             arguments += ["--" + flag, value]
+            origins[flag, default: []].append("environment \(name)")
         }
-        return arguments + rest
+        for argument in rest where argument.hasPrefix("--") {
+            let name = String(argument.dropFirst(2).prefix { $0 != "=" })
+            if knownFlags.contains(name) { origins[name, default: []].append("flag") }
+        }
+        return Resolved(arguments: arguments + rest, origins: origins, configFile: path.map { ($0, namedBy) })
     }
 
     static func fileArguments(_ path: String, knownFlags: Set<String>) throws -> [String] {
+        try fileSettings(path, knownFlags: knownFlags).flatMap { ["--" + $0.name, $0.value] }
+    }
+
+    /// The file's settings in order, with their line numbers.
+    static func fileSettings(_ path: String, knownFlags: Set<String>) throws -> [(name: String, value: String, line: Int)] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw Problem(description: "cannot read the configuration file \(path)")
         }
-        var arguments: [String] = []
+        var settings: [(name: String, value: String, line: Int)] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = Substring(raw)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
@@ -75,8 +111,8 @@ enum ConfigurationSources {
             guard knownFlags.contains(key) else {
                 throw Problem(description: "\(path):\(number + 1): iriskd has no setting '\(key)' (the names are iriskd's long flags without --, e.g. store, max-streams)")
             }
-            arguments += ["--" + key, String(value)]
+            settings.append((key, String(value), number + 1))
         }
-        return arguments
+        return settings
     }
 }

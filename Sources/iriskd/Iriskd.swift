@@ -17,16 +17,21 @@ struct Iriskd: AsyncParsableCommand {
     /// (``ConfigurationSources``), then runs.
     static func main() async {
         let commandLine = Array(CommandLine.arguments.dropFirst())
-        let arguments: [String]
+        let resolved: ConfigurationSources.Resolved
         do {
-            arguments = try ConfigurationSources.arguments(
+            resolved = try ConfigurationSources.resolve(
                 commandLine: commandLine, environment: ProcessInfo.processInfo.environment, knownFlags: knownFlags)
         } catch {
             FileHandle.standardError.write(Data("iriskd: error: \(error)\n".utf8))
             Foundation.exit(64)
         }
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(resolved.arguments)
+            if let iriskd = command as? Iriskd, iriskd.printConfig {
+                // Before anything is opened: no store, no socket, no log handler.
+                print(iriskd.configurationReport(resolved), terminator: "")
+                return
+            }
             if var asynchronous = command as? any AsyncParsableCommand {
                 try await asynchronous.run()
             } else {
@@ -42,7 +47,7 @@ struct Iriskd: AsyncParsableCommand {
         Set(helpMessage(columns: 400).split(separator: "\n").compactMap { line -> String? in
             guard let range = line.range(of: "--") else { return nil }
             let name = line[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
-            return name.isEmpty || ["help", "version", "config"].contains(name) ? nil : String(name)
+            return name.isEmpty || ["help", "version", "config", "print-config"].contains(name) ? nil : String(name)
         })
     }
 
@@ -60,8 +65,10 @@ struct Iriskd: AsyncParsableCommand {
         version: IdentityRiskVersion.current
     )
 
-    @Option(help: "Unix socket path to listen on.")
-    var socket: String = ServerConfiguration.defaultSocketPath
+    @Option(help: ArgumentHelp(
+        "Unix socket path to listen on. Default: /run/identityrisk/iriskd.sock as root, else $XDG_RUNTIME_DIR/identityrisk/iriskd.sock (its directory is created 0700 if missing). A directory others may write without the sticky bit, or owned by another non-root user, is refused.",
+        valueName: "path"))
+    var socket: String?
 
     @Option(help: ArgumentHelp(
         "Where records are kept: 'sqlite:PATH' (durable, the default), 'sqlite' (the default path), or 'memory' (not durable: lost on exit).",
@@ -181,6 +188,20 @@ struct Iriskd: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Log line format on stderr: logfmt (time level label: message key=value ...) or json (one object per line).")
+    var logFormat: String = "logfmt"
+
+    @Flag(help: "Print every setting's effective value and where it came from (default, config file, environment, flag), then exit without opening the store or the socket.")
+    var printConfig = false
+
+    /// `--socket`, or the default for this uid (``DefaultSocketPath``).
+    var socketPath: String {
+        get throws(IdentityRiskError) {
+            if let socket { return socket }
+            return try DefaultSocketPath.current()
+        }
+    }
+
     var storeSpec: StoreSpec {
         get throws(IdentityRiskError) { try StoreSpec(parsing: store, defaultSQLitePath: Self.defaultDatabasePath) }
     }
@@ -194,6 +215,9 @@ struct Iriskd: AsyncParsableCommand {
 
     func validate() throws {
         _ = try changeRetention
+        guard LineLogHandler.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format '\(logFormat)' is not logfmt or json")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -215,7 +239,7 @@ struct Iriskd: AsyncParsableCommand {
 
     var serverConfiguration: ServerConfiguration {
         ServerConfiguration(
-            socketPath: socket,
+            socketPath: (try? socketPath) ?? "",
             socketMode: UInt32(socketMode, radix: 8) ?? 0o600,
             socketGroupID: socketGroup,
             maxFrameBytes: maxFrameBytes,
@@ -242,8 +266,16 @@ struct Iriskd: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
+        let format = LineLogHandler.Format(rawValue: logFormat)!
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "iriskd")
+        let notifier: SystemdNotifier?
+        do {
+            notifier = try SystemdNotifier.fromEnvironment(ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("iriskd: error: sd_notify: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
 
         var configuration = serverConfiguration
         let activated: SocketActivation.Listener?
@@ -257,11 +289,22 @@ struct Iriskd: AsyncParsableCommand {
             configuration.inheritedListenerFD = activated.fd
             configuration.socketPath = activated.path
             logger.info("socket activation: serving the socket systemd passed", metadata: ["socket": "\(activated.path)"])
-        } else if IdentityRiskServer.isServing(socketPath: socket) {
-            // Refused before the store is opened, so a second iriskd on a live socket
-            // creates nothing (not even its --store file).
-            FileHandle.standardError.write(Data("iriskd: error: a server is already answering on \(socket); it was left untouched\n".utf8))
-            throw ExitCode(1)
+        } else {
+            let path: String
+            do {
+                path = try socketPath
+                // The default's directory is ours to make; a --socket directory must exist.
+                try SocketDirectory.prepare(socketPath: path, create: socket == nil, groupID: socketGroup)
+            } catch {
+                FileHandle.standardError.write(Data("iriskd: error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            if IdentityRiskServer.isServing(socketPath: path) {
+                // Refused before the store is opened, so a second iriskd on a live socket
+                // creates nothing (not even its --store file).
+                FileHandle.standardError.write(Data("iriskd: error: a server is already answering on \(path); it was left untouched\n".utf8))
+                throw ExitCode(1)
+            }
         }
         let spec = try storeSpec
         let eventStore: any EventStore
@@ -281,8 +324,19 @@ struct Iriskd: AsyncParsableCommand {
             logger: logger)
         // The store first: on shutdown the server (last) stops first and drains,
         // then the store commits and answers what is queued, and closes.
+        var services: [any Service] = [eventStore, server]
+        if let notifier {
+            // The pinger first (it stops last), the readiness notifier last (it hears of shutdown first).
+            if let interval = notifier.watchdogInterval {
+                services.insert(WatchdogPinger(notifier: notifier, interval: interval, logger: logger), at: 0)
+            }
+            services.append(ReadinessNotifier(
+                notifier: notifier, server: server,
+                status: "serving on \(configuration.socketPath) (store \(eventStore.kind), iriskd \(IdentityRiskVersion.current))",
+                logger: logger))
+        }
         let group = ServiceGroup(
-            services: [eventStore, server],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         do {

@@ -5,7 +5,10 @@ It proves the protocol needs nothing Swift-specific: the message classes come fr
 Google's protobuf runtime, generated at start-up from Proto/identity_risk_event.proto
 with grpcio-tools' bundled protoc (pip install protobuf grpcio-tools).
 
-    python3 clients/python/irisk_client.py --socket /tmp/identityrisk.sock [--hex]
+    python3 clients/python/irisk_client.py [--socket PATH] [--hex]
+
+(--socket defaults to IRISK_SOCKET, else iriskd's default: /run/identityrisk/iriskd.sock
+as root, else $XDG_RUNTIME_DIR/identityrisk/iriskd.sock.)
 
 creates the seed's example event, reads it back with Get and List, checks every field,
 sends the seed body as written (an unknown enum number for riskLevel) and checks the
@@ -108,9 +111,21 @@ def seed_event(pb, event_id):
     )
 
 
+def default_socket():
+    """iriskd's default socket (README "Configuration file and environment")."""
+    if os.environ.get("IRISK_SOCKET"):
+        return os.environ["IRISK_SOCKET"]
+    if os.getuid() == 0:
+        return "/run/identityrisk/iriskd.sock"
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not runtime.startswith("/"):
+        return None  # argparse: --socket is then required in practice
+    return runtime.rstrip("/") + "/identityrisk/iriskd.sock"
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--socket", default="/tmp/identityrisk.sock")
+    parser.add_argument("--socket", default=default_socket())
     parser.add_argument("--id", default="9953902a-902a-4953-aa90-53992a905399")
     parser.add_argument("--hex", action="store_true")
     args = parser.parse_args()
