@@ -96,3 +96,43 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    @Test("Ctrl-C typed on a terminal during an import: the progress line is cleared before the message and the summary, exit 130")
+    func importInterruptedOnTerminal() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteEventStore(path: directory + "/events.sqlite")
+        try await withTestServer(store: store) { server in
+            let file = try Self.importFile(directory, lines: 40_000)
+            // util-linux script(1) runs irisk on a pseudo-terminal; a 0x03 written to
+            // its stdin reaches the terminal, whose line discipline sends SIGINT.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-q", "-e", "-c", "'\(productPath("irisk"))' import '\(file)' --socket '\(server.socketPath)' --in-flight 16", "/dev/null"]
+            let outputPath = directory + "/terminal.out"
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            let input = Pipe()
+            process.standardInput = input
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, (try? await store.changeLogBounds().latest.rawValue) ?? 0 < 1000 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // Let a progress line be drawn (at most 10 a second) before the Ctrl-C.
+            try await Task.sleep(for: .milliseconds(300))
+            input.fileHandleForWriting.write(Data([0x03]))
+            let status = await Self.waitForExit(process)
+            try? input.fileHandleForWriting.close()
+            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(output.suffix(500))")
+            #expect(output.contains(" lines  "), "a progress line was drawn: \(output.prefix(300))")
+            #expect(output.contains("\r\u{1B}[2Kirisk import: interrupted (SIGINT)"), "the progress line is cleared first: \(output.suffix(500).debugDescription)")
+            let lines = output.split(whereSeparator: \.isNewline).map(String.init)
+            #expect(lines.last?.hasPrefix("stopped at line ") == true, "\(output.suffix(300).debugDescription)")
+        }
+    }
+}
