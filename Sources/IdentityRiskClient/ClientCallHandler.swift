@@ -104,6 +104,12 @@ final class ClientCallHandler: ChannelDuplexHandler {
     private var pending: [UInt64: any PendingResponse] = [:]
     private var failure: (any Error)?
     private var flushScheduled = false
+    /// Where a connection-level error is kept for calls written after the close.
+    private let closeReason: CloseReason?
+
+    init(closeReason: CloseReason? = nil) {
+        self.closeReason = closeReason
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let call = unwrapOutboundIn(data)
@@ -131,8 +137,12 @@ final class ClientCallHandler: ChannelDuplexHandler {
         do {
             try ResponseCodec.decode(unwrapInboundIn(data)) { response in
                 if response.callID == 0 {
-                    // A connection-level error from the server; it closes next.
-                    if let error = response.failure { failAll(error) }
+                    // A connection-level error from the server (a refusal at accept
+                    // included: allow-list, limits, shutting down); it closes next.
+                    if let error = response.failure {
+                        closeReason?.record(error)
+                        failAll(error)
+                    }
                     return
                 }
                 if let call = pending[response.callID], call.complete(response) {

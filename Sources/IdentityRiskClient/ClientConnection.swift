@@ -28,7 +28,7 @@ final class ClientConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandlers(
                         ClientPrefaceHandler(closeReason: closeReason),
                         ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxResponseFrameBytes)),
-                        ClientCallHandler()
+                        ClientCallHandler(closeReason: closeReason)
                     )
                 }
             }

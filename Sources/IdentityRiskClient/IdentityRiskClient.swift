@@ -196,7 +196,7 @@ public final class IdentityRiskClient: Sendable {
         case ECONNREFUSED?:
             why = "nothing accepts connections at \(path): the socket file was left by a server that stopped, or is not a socket; start iriskd there"
         case EACCES?, EPERM?:
-            why = "permission denied on \(path) for uid \(getuid()): the socket's mode or its directory does not let this user in "
+            why = "permission denied on \(path) for uid \(getuid()): \(permissionDetail(path)) "
                 + "(iriskd --socket-mode 0660 --socket-group GID shares it with a group)"
         case EAGAIN?:
             why = "the server's accept queue at \(path) is full: it is overloaded; retry"
@@ -206,6 +206,19 @@ public final class IdentityRiskClient: Sendable {
             why = "cannot connect to \(path): \(error)"
         }
         return IdentityRiskError(code: .unavailable, message: why, retryAfterMilliseconds: 1000)
+    }
+
+    /// Whose socket it is and what its mode allows, or which directory on the
+    /// way to it this user cannot search (what stat sees, as this user).
+    static func permissionDetail(_ path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            return "its directory \(directory.isEmpty ? "." : directory) does not let this user through (\(String(cString: strerror(errno))))"
+        }
+        let mode = String(info.st_mode & 0o7777, radix: 8)
+        return "you are uid \(getuid()) gid \(getgid()); the socket is owned by uid \(info.st_uid) gid \(info.st_gid) with mode 0\(mode), "
+            + "which does not let you connect: ask its owner, or run as uid \(info.st_uid)"
     }
 
     /// The connection calls go out on now, if any (for tests).

@@ -23,15 +23,16 @@ extension GraphJSON {
     }
 
     /// A list page: `{"@odata.context", "value": [...], "@odata.nextLink"}`.
-    /// The next link is the opaque page token (`irisk list --page-token`).
-    public static func encode(_ page: ListEvents.Response) -> String {
+    /// The next link (``nextLink(token:request:)``) continues `request`, the
+    /// request this page answered (`irisk list --next LINK`).
+    public static func encode(_ page: ListEvents.Response, continuing request: ListEvents.Request = ListEvents.Request()) -> String {
         var text = "{\n  \"@odata.context\": \"$metadata#identityRiskEvents\",\n  \"value\": ["
         for (i, event) in page.events.enumerated() {
             text += (i == 0 ? "\n    " : ",\n    ") + encode(event, indent: "    ")
         }
         text += page.events.isEmpty ? "]" : "\n  ]"
         if !page.nextPageToken.isEmpty {
-            text += ",\n  \"@odata.nextLink\": " + JSONValue.string(page.nextPageToken).render(pretty: false, indent: "")
+            text += ",\n  \"@odata.nextLink\": " + JSONValue.string(nextLink(token: page.nextPageToken, request: request)).render(pretty: false, indent: "")
         }
         text += ",\n  \"\(cursorKey)\": " + JSONValue.string(page.cursor.description).render(pretty: false, indent: "")
         return text + "\n}"

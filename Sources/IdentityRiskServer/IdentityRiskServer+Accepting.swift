@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskWire
 import Logging
@@ -16,6 +17,8 @@ extension IdentityRiskServer {
         let peer: PeerCredentials?
         let calls: CallTable
         let logger: Logger
+        /// Refused at accept: the channel only says why and closes (not served).
+        var refused = false
     }
 
     func bind() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
@@ -70,8 +73,17 @@ extension IdentityRiskServer {
     /// ```
     private func initialize(_ channel: any Channel) -> EventLoopFuture<AcceptedConnection> {
         let initialized = PeerCredentials.read(from: channel).flatMapThrowing { peer in
-            try self.admit(peer, channel: channel)
             let c = self.configuration
+            if let refusal = self.admit(peer, channel: channel) {
+                // Say why, unless too many refused connections are saying it already.
+                guard lingeringRefusals.add(1, ordering: .relaxed).newValue <= maxLingeringRefusals else {
+                    lingeringRefusals.subtract(1, ordering: .relaxed)
+                    throw ServerError(refusal.message)
+                }
+                try channel.pipeline.syncOperations.addHandler(
+                    ConnectionRefusalHandler(refusal, lingerMilliseconds: min(c.handshakeTimeoutMilliseconds, 1000)))
+                return AcceptedConnection(channel: channel, peer: peer, calls: CallTable(limit: 1), logger: self.logger, refused: true)
+            }
             var logger = self.logger
             logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
             let grants = PermissionGrants(c.grants, serverUID: c.ownerUID ?? getuid())
@@ -118,35 +130,47 @@ extension IdentityRiskServer {
     }
 
     /// Access control and the connection limits, before the connection is
-    /// used. A refused connection is closed without a byte sent, and logged
-    /// with the peer's pid, uid and gid.
-    private func admit(_ peer: PeerCredentials?, channel: any Channel) throws {
+    /// used: the refusal to send, or `nil` to serve it. A refused connection
+    /// is told why in one connection-level Response (call id 0) after the
+    /// server preface, and logged with the peer's pid, uid and gid.
+    private func admit(_ peer: PeerCredentials?, channel: any Channel) -> IdentityRiskError? {
         let peerText = peer.map(\.description) ?? "unknown"
-        func refuse(_ why: String, _ metadata: Logger.Metadata = [:]) -> ServerError {
+        func refuse(_ why: String, _ error: IdentityRiskError, _ metadata: Logger.Metadata = [:]) -> IdentityRiskError {
             counters.refusedConnections.add(1, ordering: .relaxed)
             logger.notice("refused connection: \(why)", metadata: metadata.merging(["peer": "\(peerText)"]) { $1 })
-            return ServerError(why)
+            return error
         }
         if !configuration.allowedUIDs.isEmpty || !configuration.allowedGIDs.isEmpty {
             guard let peer,
                 configuration.allowedUIDs.isEmpty || configuration.allowedUIDs.contains(peer.uid),
                 configuration.allowedGIDs.isEmpty || configuration.allowedGIDs.contains(peer.gid)
             else {
-                throw refuse("peer not in the uid/gid allow-list")
+                let who = peer.map { "your uid \($0.uid), gid \($0.gid)" } ?? "your credentials could not be read"
+                return refuse("peer not in the uid/gid allow-list", IdentityRiskError(
+                    code: .permissionDenied,
+                    message: "refused by the server's allow-list (\(who)): iriskd --allow-uid/--allow-gid does not name you; ask the server's operator to add you",
+                    innerCode: "NotInAllowList"))
             }
         }
         if state.withLock({ $0.phase == .draining }) {
-            throw refuse("shutting down")
+            return refuse("shutting down", IdentityRiskError(
+                code: .unavailable, message: "refused: the server is shutting down", innerCode: "ShuttingDown", retryAfterMilliseconds: 1000))
         }
         switch limiter.admit(uid: peer?.uid) {
         case nil:
             break
         case .total(let limit):
-            throw refuse("connection limit reached", ["maxConnections": "\(limit)"])
+            return refuse("connection limit reached", IdentityRiskError(
+                code: .resourceExhausted, message: "refused: the server has \(limit) connections open, its --max-connections; retry later",
+                innerCode: "ConnectionLimit", retryAfterMilliseconds: 1000), ["maxConnections": "\(limit)"])
         case .perUID(let uid, let limit):
-            throw refuse("per-uid connection limit reached for uid \(uid)", ["maxConnectionsPerUID": "\(limit)"])
+            return refuse("per-uid connection limit reached for uid \(uid)", IdentityRiskError(
+                code: .resourceExhausted,
+                message: "refused: uid \(uid) has \(limit) connections open, the server's --max-connections-per-uid; close some or retry later",
+                innerCode: "ConnectionLimit", retryAfterMilliseconds: 1000), ["maxConnectionsPerUID": "\(limit)"])
         }
         let limiter = self.limiter
         channel.closeFuture.whenComplete { _ in limiter.release(uid: peer?.uid) }
+        return nil
     }
 }

@@ -179,7 +179,7 @@ public final class IdentityRiskServer: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await serverChannel.executeThenClose { inbound in
-                    for try await connection in inbound {
+                    for try await connection in inbound where !connection.refused {
                         group.addTask { await self.handle(connection) }
                     }
                 }

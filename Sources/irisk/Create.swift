@@ -24,6 +24,8 @@ struct Create: AsyncParsableCommand {
 
     @OptionGroup(title: "Properties") var properties: PropertyOptions
 
+    @OptionGroup var output: OutputOptions
+
     func validate() throws {
         if json == nil, id == nil, properties.given.isEmpty {
             throw ValidationError("give a body with --json FILE (or - for stdin), or the properties as flags; see --help")
@@ -46,7 +48,7 @@ struct Create: AsyncParsableCommand {
             if outcome.alreadyExisted {
                 printError("irisk: note: id \(outcome.event.id) already existed with the same content; this is the stored record (nothing was created)")
             }
-            print(GraphJSON.encode(outcome.event))
+            output.print(outcome.event, default: .json)
         } catch {
             throw fail(error)
         }

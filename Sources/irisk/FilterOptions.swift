@@ -10,8 +10,8 @@ struct FilterOptions: ParsableArguments {
     @Option(help: "Shorthand filters, combined with 'and': --user-id, --risk-level, ...")
     var userId: String?
     @Option var userPrincipalName: String?
-    @Option var riskLevel: String?
-    @Option var riskEventStatus: String?
+    @Option(completion: .list(RiskLevel.allCases.map(\.rawValue))) var riskLevel: String?
+    @Option(completion: .list(RiskEventStatus.allCases.map(\.rawValue))) var riskEventStatus: String?
     @Option var riskEventType: String?
     @Option(help: "createdDateTime ge this")
     var createdAfter: String?

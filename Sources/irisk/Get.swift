@@ -1,6 +1,5 @@
 import ArgumentParser
 import IdentityRiskClient
-import IdentityRiskGraphJSON
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,10 +10,12 @@ struct Get: AsyncParsableCommand {
     @Argument(help: "The record's id.")
     var id: String
 
+    @OptionGroup var output: OutputOptions
+
     func run() async throws {
         do {
             let event = try await connection.withClient { try await $0.get(id: id) }
-            print(GraphJSON.encode(event))
+            output.print(event, default: .auto)
         } catch {
             throw fail(error)
         }

@@ -16,13 +16,25 @@ struct Irisk: AsyncParsableCommand {
             Exit status: 0 success, 1 other error, 2 invalid input, 3 not found, 4 conflict \
             (id exists with other content, or was deleted), 5 server unavailable, overloaded or \
             unreachable, 6 deadline exceeded, 7 precondition failed (stale --if-match), \
-            8 permission denied (the server does not grant your uid this method, or the server runs as a uid \
+            8 permission denied (the server does not grant your uid this method, refuses your uid, or runs as a uid \
             that is neither root nor yours: see --server-uid), 9 watch cursor expired \
-            (list again and watch from the list's cursor), 64 usage error (bad flags).
+            (list again and watch from the list's cursor), 64 usage error (bad flags), 130 interrupted \
+            (SIGINT), 143 terminated (SIGTERM); the README's "Exit codes" says when each happens.
             """,
         version: IdentityRiskVersion.current,
-        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Version.self]
+        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Version.self, Completion.self]
     )
+
+    /// Checks the first argument for a mistyped command (`irisk creat`: did
+    /// you mean 'create'?) before the parser, which would not suggest one.
+    static func main() async {
+        let names = configuration.subcommands.map { $0._commandName }
+        if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst()), commands: names) {
+            printError(unknown)
+            Foundation.exit(64)
+        }
+        await main(nil)
+    }
 }
 
 /// Flags every subcommand shares.

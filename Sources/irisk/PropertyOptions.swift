@@ -13,9 +13,9 @@ struct PropertyOptions: ParsableArguments {
     var riskEventDateTime: String?
     @Option(help: ArgumentHelp("Free text, e.g. leakedCredentials.", valueName: "text"))
     var riskEventType: String?
-    @Option(help: ArgumentHelp(RiskLevel.allowedValues, valueName: "level"))
+    @Option(help: ArgumentHelp(RiskLevel.allowedValues, valueName: "level"), completion: .list(RiskLevel.allCases.map(\.rawValue)))
     var riskLevel: String?
-    @Option(help: ArgumentHelp(RiskEventStatus.allowedValues, valueName: "status"))
+    @Option(help: ArgumentHelp(RiskEventStatus.allowedValues, valueName: "status"), completion: .list(RiskEventStatus.allCases.map(\.rawValue)))
     var riskEventStatus: String?
     @Option(help: ArgumentHelp("Not before riskEventDateTime.", valueName: "datetime"))
     var closedDateTime: String?

@@ -28,10 +28,13 @@ struct Update: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only if the record is still at this version (its @odata.etag, e.g. 'W/\"1\"', or just 1).", valueName: "etag"))
     var ifMatch: String?
 
-    @Option(help: ArgumentHelp("Clear this optional property (repeatable): userDisplayName, closedDateTime.", valueName: "property"))
+    @Option(help: ArgumentHelp("Clear this optional property (repeatable): userDisplayName, closedDateTime.", valueName: "property"),
+            completion: .list(EventProperty.allCases.filter(\.isNullable).map(\.graphName)))
     var clear: [String] = []
 
     @OptionGroup(title: "Properties to change") var properties: PropertyOptions
+
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if json == nil, clear.isEmpty, properties.given.isEmpty {
@@ -65,7 +68,7 @@ struct Update: AsyncParsableCommand {
             }
             let etag = ifMatch.flatMap { ETag(parsing: $0)?.version } ?? bodyETag
             let updated = try await connection.withClient { try await $0.update(id: id, patch, ifMatch: etag) }
-            print(GraphJSON.encode(updated))
+            output.print(updated, default: .json)
         } catch {
             throw fail(error)
         }

@@ -39,8 +39,8 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Fail instead of reconnecting when the connection breaks.")
     var noResume = false
 
-    @Option(help: "json (NDJSON, the default), table (one aligned line per change, for people) or auto (table on a terminal).")
-    var output: String = OutputFormat.json.rawValue
+    @Option(help: ArgumentHelp("ndjson or json (the same: one JSON line per change; the default), table (one aligned line per change, for people) or auto (table on a terminal).", valueName: "format"))
+    var output: OutputFormat = .ndjson
 
     var start: WatchChanges.Start {
         get throws {
@@ -58,9 +58,6 @@ struct Watch: AsyncParsableCommand {
 
     func validate() throws {
         _ = try start
-        guard OutputFormat(rawValue: output) != nil else {
-            throw ValidationError("--output '\(output)' is not one of: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if let count, count < 1 { throw ValidationError("--count \(count) must be at least 1") }
     }
 
@@ -78,7 +75,7 @@ struct Watch: AsyncParsableCommand {
         let options = WatchOptions(resume: !noResume)
         let printBookmarks = bookmarks
         let limit = count
-        let table = OutputFormat(rawValue: output)!.resolved(isTerminal: isatty(STDOUT_FILENO) == 1) == .table
+        let table = output.resolved(isTerminal: isatty(STDOUT_FILENO) == 1) == .table
         if table { writeLine(Self.tableHeader) }
         let work = Task {
             try await withIdentityRiskClient(socketPath: socket, configuration: ClientConfiguration(expectedServerUID: serverUID)) { client in
@@ -94,7 +91,7 @@ struct Watch: AsyncParsableCommand {
                 }
             }
         }
-        let stop = SignalStop(signals: [SIGINT, SIGTERM]) { work.cancel() }
+        let stop = SignalStop(signals: [SIGINT, SIGTERM]) { _ in work.cancel() }
         defer { stop.cancel() }
         let result = await work.result
         let cursor = last.withLock { $0 }
@@ -155,13 +152,14 @@ private func writeLine(_ text: String) {
 final class SignalStop {
     private let sources: [any DispatchSourceSignal]
 
-    init(signals: [Int32], action: @escaping @Sendable () -> Void) {
+    /// `action` gets the signal's number.
+    init(signals: [Int32], action: @escaping @Sendable (Int32) -> Void) {
         let fired = Atomic<Bool>(false)
         sources = signals.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged { action() }
+                if fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged { action(number) }
             }
             source.resume()
             return source

@@ -194,11 +194,38 @@ struct GraphJSONTests {
         #expect(object["@odata.context"] as? String == "$metadata#identityRiskEvents")
         let value = try #require(object["value"] as? [[String: Any]])
         #expect(value.map { $0["id"] as? String } == ["a", "b", "c"])
-        #expect(object["@odata.nextLink"] as? String == "1.0.ab\"c.5.c")
+        #expect(object["@odata.nextLink"] as? String == "identityRiskEvents?$skiptoken=1.0.ab%22c.5.c")
 
         let empty = try Self.parse(GraphJSON.encode(ListEvents.Response(events: [], nextPageToken: "")))
         #expect((empty["value"] as? [Any])?.isEmpty == true)
         #expect(empty["@odata.nextLink"] == nil)
+    }
+
+    @Test("a next link carries the filter, order, top and token, percent-encoded, and parses back to the same request", arguments: [
+        ListEvents.Request(filter: "", order: .createdAscending, top: 0, pageToken: "1.0.cbf29ce484222325.5.a"),
+        ListEvents.Request(filter: "riskLevel eq 'high' and userId eq 'O''Brien & co=1?'", order: .riskEventDescending, top: 2, pageToken: "1.3.ab.-7.x~y"),
+        ListEvents.Request(filter: "userDisplayName eq 'Zoë %41'", order: .createdDescending, top: 1000, pageToken: "t"),
+    ])
+    func nextLinkRoundTrip(_ request: ListEvents.Request) throws {
+        let link = GraphJSON.nextLink(token: request.pageToken, request: request)
+        #expect(link.hasPrefix("identityRiskEvents?"))
+        #expect(link.hasSuffix("$skiptoken=" + request.pageToken))
+        #expect(!link.contains(" ") && !link.contains("'"), "shell- and URL-safe: \(link)")
+        #expect(try GraphJSON.request(continuing: link) == request)
+        #expect(try GraphJSON.request(continuing: "https://graph.example/beta/" + link) == request, "an absolute link works too")
+    }
+
+    @Test("what is not a next link is refused, saying why", arguments: [
+        ("1.0.abc.5.c", "no '?'"), ("users?$skiptoken=x", "not a link to identityRiskEvents"),
+        ("identityRiskEvents?$top=2", "no $skiptoken"), ("identityRiskEvents?$skiptoken=a%zz", "is not name=value"),
+        ("identityRiskEvents?$skiptoken=a&$orderby=id", "$orderby 'id' is not one of"), ("identityRiskEvents?$skiptoken=a&$expand=x", "unknown query option"),
+    ])
+    func nextLinkRefused(_ link: String, _ why: String) {
+        #expect {
+            try GraphJSON.request(continuing: link)
+        } throws: { error in
+            (error as? IdentityRiskError)?.message.contains(why) == true && (error as? IdentityRiskError)?.target == "nextLink"
+        }
     }
 
     // MARK: - Refused bodies

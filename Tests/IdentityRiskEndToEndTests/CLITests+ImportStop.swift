@@ -39,7 +39,7 @@ extension CLITests {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    @Test("an import whose server shuts down stops with one summary line and exit 5, not an error per remaining line")
+    @Test("an import whose server shuts down stops with one message and the summary, exit 5, at most 10 lines in all")
     func importServerGoesAway() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -60,14 +60,15 @@ extension CLITests {
         let status = await Self.waitForExit(process)
         let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
         #expect(status == 5, "exit 5, the server is unavailable: \(stderr.suffix(500))")
-        #expect(stderr.contains("stopped after line"), "\(stderr.suffix(500))")
-        #expect(stderr.contains("run the same import again"))
-        let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("line ") }
-        #expect(lines.count < 10, "a few per-line errors at most, not thousands: \(lines.count)")
+        let lines = stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count <= 10, "one message and a summary, not an error per line: \(lines.count) lines\n\(stderr.prefix(2000))")
+        #expect(lines.filter { $0.hasPrefix("irisk import: the server is unavailable: ") }.count == 1, "\(stderr.suffix(500))")
+        let summary = try #require(lines.last)
+        #expect(summary.firstMatch(of: /^stopped at line \d+: \d+ created, \d+ already existed, \d+ invalid(, \d+ not answered)?; run the same command again to continue — ids make it safe$/) != nil, "\(summary)")
     }
 
-    @Test("Ctrl-C during an import: the calls in flight are answered, a summary is printed, exit 130")
-    func importInterrupted() async throws {
+    @Test("Ctrl-C (SIGINT) or SIGTERM during an import: the calls in flight are answered, the same summary, exit 130 or 143", arguments: [SIGINT, SIGTERM])
+    func importInterrupted(_ signal: Int32) async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try SQLiteEventStore(path: directory + "/events.sqlite")
@@ -79,16 +80,59 @@ extension CLITests {
             while ContinuousClock.now < deadline, (try? await store.changeLogBounds().latest.rawValue) ?? 0 < 1000 {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            kill(process.processIdentifier, SIGINT)
+            kill(process.processIdentifier, signal)
             let status = await Self.waitForExit(process)
             let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-            #expect(status == 130, "\(stderr.suffix(500))")
-            let summary = try #require(stderr.split(separator: "\n").last.map(String.init))
-            #expect(summary.hasPrefix("interrupted after line"), "\(summary)")
+            #expect(status == 128 + signal, "\(stderr.suffix(500))")
+            let lines = stderr.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2, "one message, one summary: \(stderr.suffix(500))")
+            #expect(lines.first?.hasPrefix("irisk import: \(signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)")") == true, "\(stderr)")
+            let summary = try #require(lines.last)
+            #expect(summary.hasPrefix("stopped at line ") && summary.hasSuffix("run the same command again to continue — ids make it safe"), "\(summary)")
             let created = try #require(summary.firstMatch(of: /: (\d+) created/).map { Int($0.1)! })
             let stored = Int(try await store.changeLogBounds().latest.rawValue)
             #expect(created == stored, "every line the summary counts as created is stored, and no more (\(created) vs \(stored))")
             #expect(created < 40_000)
+        }
+    }
+}
+
+extension CLITests {
+    @Test("Ctrl-C typed on a terminal during an import: the progress line is cleared before the message and the summary, exit 130")
+    func importInterruptedOnTerminal() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteEventStore(path: directory + "/events.sqlite")
+        try await withTestServer(store: store) { server in
+            let file = try Self.importFile(directory, lines: 40_000)
+            // util-linux script(1) runs irisk on a pseudo-terminal; a 0x03 written to
+            // its stdin reaches the terminal, whose line discipline sends SIGINT.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-q", "-e", "-c", "'\(productPath("irisk"))' import '\(file)' --socket '\(server.socketPath)' --in-flight 16", "/dev/null"]
+            let outputPath = directory + "/terminal.out"
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            let input = Pipe()
+            process.standardInput = input
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, (try? await store.changeLogBounds().latest.rawValue) ?? 0 < 1000 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // Let a progress line be drawn (at most 10 a second) before the Ctrl-C.
+            try await Task.sleep(for: .milliseconds(300))
+            input.fileHandleForWriting.write(Data([0x03]))
+            let status = await Self.waitForExit(process)
+            try? input.fileHandleForWriting.close()
+            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(output.suffix(500))")
+            #expect(output.contains(" lines  "), "a progress line was drawn: \(output.prefix(300))")
+            #expect(output.contains("\r\u{1B}[2Kirisk import: interrupted (SIGINT)"), "the progress line is cleared first: \(output.suffix(500).debugDescription)")
+            let lines = output.split(whereSeparator: \.isNewline).map(String.init)
+            #expect(lines.last?.hasPrefix("stopped at line ") == true, "\(output.suffix(300).debugDescription)")
         }
     }
 }

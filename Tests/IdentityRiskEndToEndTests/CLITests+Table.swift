@@ -19,7 +19,7 @@ extension CLITests {
             #expect(lines.dropFirst().map { $0.split(separator: " ").first.map(String.init) } == ["table-0", "table-1"])
             let column = try #require(lines.first?.range(of: "RISK")?.lowerBound.utf16Offset(in: lines[0]))
             #expect(lines.dropFirst().allSatisfy { $0.count > column && $0.dropFirst(column).hasPrefix("high") }, "aligned:\n\(run.stdout)")
-            #expect(run.stderr.contains("2 records; cursor 3; more: irisk list --page-token "), "\(run.stderr)")
+            #expect(run.stderr.contains("2 records; cursor 3; more: irisk list --next 'identityRiskEvents?$top=2&$skiptoken="), "\(run.stderr)")
             let piped = try await CLITests.runIriskAsync(["list", "--socket", server.socketPath])
             #expect(piped.stdout.hasPrefix("{"), "piped output is JSON by default")
         }

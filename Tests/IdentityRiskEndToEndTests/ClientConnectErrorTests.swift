@@ -44,15 +44,29 @@ struct ClientConnectErrorTests {
         #expect(error.message.contains("nothing accepts connections at \(path)"), "\(error.message)")
     }
 
-    @Test("a server that refuses this uid at accept: closedBeforePreface naming the allow-lists and limits (after the client's retries, each refused the same way)")
+    @Test("a server that refuses this uid at accept: PERMISSION_DENIED naming the allow-list and our uid, at once and not retried (a refusal is final)")
     func refusedByAllowList() async throws {
         try await withTestServer(configure: { $0.allowedUIDs = [12345] }) { server in
             let started = ContinuousClock.now
-            let error = try #require(await error(connecting: server.socketPath) as? WireError)
-            #expect(error.code == .closedBeforePreface)
-            #expect(error.message.contains("--allow-uid"), "\(error.message)")
-            #expect(server.server.statistics.refusedConnections == 3, "the first attempt and 2 retries, each refused")
+            let error = try #require(await error(connecting: server.socketPath) as? IdentityRiskError)
+            #expect(error.code == .permissionDenied)
+            #expect(error.innerCode == "NotInAllowList")
+            #expect(error.message.contains("refused by the server's allow-list (your uid \(getuid())"), "\(error.message)")
+            #expect(server.server.statistics.refusedConnections == 1, "told why, the client does not try again")
             #expect(ContinuousClock.now - started < scaledDuration(5000))
+        }
+    }
+
+    @Test("a server at its connection limit: RESOURCE_EXHAUSTED saying which limit, with a retry-after")
+    func refusedByLimit() async throws {
+        try await withTestServer(configure: { $0.maxConnections = 1 }) { server in
+            let held = try await openRaw(server)
+            let error = try #require(await error(connecting: server.socketPath) as? IdentityRiskError)
+            #expect(error.code == .resourceExhausted)
+            #expect(error.innerCode == "ConnectionLimit")
+            #expect(error.message.contains("--max-connections"), "\(error.message)")
+            #expect(error.retryAfterMilliseconds == 1000)
+            _ = held
         }
     }
 }

@@ -51,7 +51,7 @@ struct HardeningAccessTests {
         }
     }
 
-    @Test("a uid allow-list without our uid: closed at once, nothing answered, logged with the peer's pid, uid and gid")
+    @Test("a uid allow-list without our uid: refused at once with the server preface and one PERMISSION_DENIED frame naming our uid, nothing served, logged with the peer's pid, uid and gid")
     func allowListRefuses() async throws {
         let capture = LogCapture()
         let store = MemoryEventStore()
@@ -59,13 +59,14 @@ struct HardeningAccessTests {
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
             raw.sendPreface()
             raw.send(RawRequest.create(callID: 1, seedDraft()))
-            #expect(try await raw.readToEOF() == [], "closed without a byte: not even the server preface")
+            let refusal = try await expectRefusal(raw, .permissionDenied, "NotInAllowList")
+            #expect(refusal?.message.contains("refused by the server's allow-list (your uid \(getuid()), gid \(getgid()))") == true, "\(String(describing: refusal))")
             #expect(store.count == 0)
             #expect(server.server.statistics.refusedConnections == 1)
-            let refusal = capture.all.first { $0.message.contains("refused connection: peer not in the uid/gid allow-list") }
-            let peer = refusal?.metadata["peer"] ?? ""
+            let logged = capture.all.first { $0.message.contains("refused connection: peer not in the uid/gid allow-list") }
+            let peer = logged?.metadata["peer"] ?? ""
             #expect(peer.contains("pid=\(getpid())") && peer.contains("uid=\(getuid())") && peer.contains("gid=\(getgid())"), "logged peer: \(peer)")
-            #expect(refusal?.level == .notice)
+            #expect(logged?.level == .notice)
         }
     }
 
@@ -80,13 +81,29 @@ struct HardeningAccessTests {
             #expect(other.status == 0, "uid \(Self.nobody) is allowed: \(other.output)")
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
             raw.sendPreface()
-            #expect(try await raw.readToEOF() == [], "we (uid \(getuid())) are not")
+            try await expectRefusal(raw, .permissionDenied, "NotInAllowList", "we (uid \(getuid())) are not")
         }
         try await withTestServer(configure: { $0.allowedGIDs = [54321] }) { server in
             let raw = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
             raw.sendPreface()
-            #expect(try await raw.readToEOF() == [], "gid allow-lists refuse too")
+            try await expectRefusal(raw, .permissionDenied, "NotInAllowList", "gid allow-lists refuse too")
         }
+    }
+
+    /// A refused connection: the server preface, one connection-level Response
+    /// (call id 0) with the refusal, then the close. Returns the refusal.
+    @discardableResult
+    func expectRefusal(
+        _ raw: RawConnection, _ code: IdentityRiskError.Code, _ innerCode: String, _ comment: String = "",
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> IdentityRiskError? {
+        #expect(try await raw.expectServerPreface(), "the server preface first: \(comment)", sourceLocation: sourceLocation)
+        let response = try await raw.readResponse()
+        #expect(response?.callID == 0, "\(comment)", sourceLocation: sourceLocation)
+        #expect(response?.failure?.code == code, "\(comment): \(String(describing: response))", sourceLocation: sourceLocation)
+        #expect(response?.failure?.innerCode == innerCode, "\(comment)", sourceLocation: sourceLocation)
+        #expect(try await raw.readToEOF() == [], "then the close, nothing else: \(comment)", sourceLocation: sourceLocation)
+        return response?.failure
     }
 
     /// Opens `count` raw connections that completed the handshake.
@@ -99,7 +116,8 @@ struct HardeningAccessTests {
     func expectRefused(_ server: TestServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let extra = try RawConnection(path: server.socketPath, receiveTimeoutMilliseconds: Int(scaled(3000)))
         extra.sendPreface()
-        #expect(try await extra.readToEOF() == [], "the connection over the limit is closed without an answer", sourceLocation: sourceLocation)
+        let refusal = try await expectRefusal(extra, .resourceExhausted, "ConnectionLimit", "the connection over the limit is refused, saying why", sourceLocation: sourceLocation)
+        #expect(refusal?.retryAfterMilliseconds == 1000, sourceLocation: sourceLocation)
     }
 
     func waitForOpenConnections(_ server: TestServer, _ expected: Int) async throws {
