@@ -20,7 +20,7 @@ struct Irisk: AsyncParsableCommand {
             (list again and watch from the list's cursor), 64 usage error (bad flags).
             """,
         version: IdentityRiskVersion.current,
-        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Version.self]
+        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Stats.self, Version.self]
     )
 }
 
