@@ -12,25 +12,41 @@ import Testing
 /// socket; bad metrics flags; the periodic summary line.
 @Suite("iriskd metrics and summary", .serialized)
 struct MetricsDaemonTests {
+    /// A connected Unix socket with a receive timeout of `timeoutSeconds`.
+    static func connectUnix(_ path: String, timeoutSeconds: Int = 10) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw IdentityRiskError(code: .unavailable, message: "socket: \(errno)") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw IdentityRiskError(code: .unavailable, message: "connect \(path): \(String(cString: strerror(errno)))")
+        }
+        return fd
+    }
+
+    /// Waits for the peer to close `fd` (recv returns 0, or ECONNRESET); false if data or the timeout came first.
+    static func closedByPeer(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, 0)
+        return n == 0 || (n < 0 && errno == ECONNRESET)
+    }
+
     /// One HTTP/1.1 request over the Unix socket at `path`; the whole answer (the server closes).
     static func http(_ path: String, request: String) async throws -> String {
         try await blocking {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw IdentityRiskError(code: .unavailable, message: "socket: \(errno)") }
+            let fd = try connectUnix(path)
             defer { close(fd) }
-            var timeout = timeval(tv_sec: 10, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: bytes)
-                raw[bytes.count] = 0
-            }
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            guard connected == 0 else { throw IdentityRiskError(code: .unavailable, message: "connect \(path): \(String(cString: strerror(errno)))") }
             let out = Array(request.utf8)
             _ = out.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
             var answer: [UInt8] = []
@@ -115,6 +131,45 @@ struct MetricsDaemonTests {
         #expect(try await daemon.terminate() == 0)
         #expect(!FileManager.default.fileExists(atPath: metrics), "the metrics socket is removed at exit")
         #expect(!FileManager.default.fileExists(atPath: metrics + ".lock"))
+    }
+
+    @Test("the HTTP side is bounded: a request that never completes is closed after the read timeout; past 16 connections a new one is closed at once")
+    func boundedHTTP() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let metrics = directory + "/m.sock"
+        let daemon = try HardeningDaemon(socketPath: directory + "/d.sock", arguments: ["--store", "memory", "--metrics-socket", metrics])
+        defer { daemon.kill() }
+        try await daemon.waitUntilServing()
+        let timeout = Int(scaled(5000) / 1000) + 10
+        let started = ContinuousClock.now
+        let slowClosed = try await blocking {
+            let fd = try Self.connectUnix(metrics, timeoutSeconds: timeout)
+            defer { close(fd) }
+            _ = "GET /metrics HTTP/1.1\r\nHost: loc".withCString { send(fd, $0, strlen($0), 0) }
+            return Self.closedByPeer(fd)
+        }
+        #expect(slowClosed, "a request head that never ends is closed")
+        #expect(ContinuousClock.now - started >= .seconds(4), "after the 5 s read timeout, not before")
+
+        let (held, extraClosed, waited) = try await blocking { () -> ([Int32], Bool, Duration) in
+            var held: [Int32] = []
+            for _ in 0..<16 { held.append(try Self.connectUnix(metrics)) }
+            // Let the server accept all 16 before the 17th.
+            usleep(300_000)
+            let extra = try Self.connectUnix(metrics, timeoutSeconds: timeout)
+            defer { close(extra) }
+            let before = ContinuousClock.now
+            let closed = Self.closedByPeer(extra)
+            return (held, closed, ContinuousClock.now - before)
+        }
+        #expect(extraClosed, "the 17th connection is closed at accept")
+        #expect(waited < scaledDuration(2000), "at once, not by the read timeout: \(waited)")
+        for fd in held { close(fd) }
+        // Once they are gone, scrapes are served again.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await Self.scrape(metrics).hasPrefix("HTTP/1.1 200 OK"))
+        #expect(try await daemon.terminate() == 0)
     }
 
     @Test("without --metrics-* there is no metrics socket and the log says nothing of metrics")
