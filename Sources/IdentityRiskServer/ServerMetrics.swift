@@ -35,8 +35,8 @@ public final class ServerMetrics: Sendable {
     }
 
     private let factory: any MetricsFactory
-    /// By method slot (``CallCounters``); slot 0 (no method) is never timed.
-    private let durations: [CoreMetrics.Timer]
+    /// By method slot (``CallCounters``); slot 0 (no method) is never timed, so it has none.
+    private let durations: [CoreMetrics.Timer?]
     private let commitBatch: Recorder
     private let commitDuration: CoreMetrics.Timer
     private let gauges: Gauges
@@ -56,7 +56,7 @@ public final class ServerMetrics: Sendable {
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
-        durations = [CoreMetrics.Timer(label: Name.requestDuration, dimensions: [("method", "none")], factory: factory)]
+        durations = [nil]
             + IdentityRiskMethods.all.map { CoreMetrics.Timer(label: Name.requestDuration, dimensions: [("method", $0.descriptor.name)], factory: factory) }
         commitBatch = Recorder(label: Name.commitBatchSize, aggregate: true, factory: factory)
         commitDuration = CoreMetrics.Timer(label: Name.commitDuration, factory: factory)
@@ -72,7 +72,7 @@ public final class ServerMetrics: Sendable {
     func recordDuration(methodSlot: Int, since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
-        durations[methodSlot].recordNanoseconds(seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
+        durations[methodSlot]?.recordNanoseconds(seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
     }
 
     /// On the store's writer thread, once per committed transaction.
