@@ -727,6 +727,120 @@ void   identityrisk__v1__health_response__free_unpacked
   assert(message->base.descriptor == &identityrisk__v1__health_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   identityrisk__v1__stats_request__init
+                     (Identityrisk__V1__StatsRequest         *message)
+{
+  static const Identityrisk__V1__StatsRequest init_value = IDENTITYRISK__V1__STATS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__stats_request__get_packed_size
+                     (const Identityrisk__V1__StatsRequest *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__stats_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__stats_request__pack
+                     (const Identityrisk__V1__StatsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__stats_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__stats_request__pack_to_buffer
+                     (const Identityrisk__V1__StatsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__stats_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__StatsRequest *
+       identityrisk__v1__stats_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__StatsRequest *)
+     protobuf_c_message_unpack (&identityrisk__v1__stats_request__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__stats_request__free_unpacked
+                     (Identityrisk__V1__StatsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__stats_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identityrisk__v1__stats_response__rates__init
+                     (Identityrisk__V1__StatsResponse__Rates         *message)
+{
+  static const Identityrisk__V1__StatsResponse__Rates init_value = IDENTITYRISK__V1__STATS_RESPONSE__RATES__INIT;
+  *message = init_value;
+}
+void   identityrisk__v1__stats_response__error_count__init
+                     (Identityrisk__V1__StatsResponse__ErrorCount         *message)
+{
+  static const Identityrisk__V1__StatsResponse__ErrorCount init_value = IDENTITYRISK__V1__STATS_RESPONSE__ERROR_COUNT__INIT;
+  *message = init_value;
+}
+void   identityrisk__v1__stats_response__percentiles__init
+                     (Identityrisk__V1__StatsResponse__Percentiles         *message)
+{
+  static const Identityrisk__V1__StatsResponse__Percentiles init_value = IDENTITYRISK__V1__STATS_RESPONSE__PERCENTILES__INIT;
+  *message = init_value;
+}
+void   identityrisk__v1__stats_response__commits__init
+                     (Identityrisk__V1__StatsResponse__Commits         *message)
+{
+  static const Identityrisk__V1__StatsResponse__Commits init_value = IDENTITYRISK__V1__STATS_RESPONSE__COMMITS__INIT;
+  *message = init_value;
+}
+void   identityrisk__v1__stats_response__init
+                     (Identityrisk__V1__StatsResponse         *message)
+{
+  static const Identityrisk__V1__StatsResponse init_value = IDENTITYRISK__V1__STATS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identityrisk__v1__stats_response__get_packed_size
+                     (const Identityrisk__V1__StatsResponse *message)
+{
+  assert(message->base.descriptor == &identityrisk__v1__stats_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identityrisk__v1__stats_response__pack
+                     (const Identityrisk__V1__StatsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identityrisk__v1__stats_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identityrisk__v1__stats_response__pack_to_buffer
+                     (const Identityrisk__V1__StatsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identityrisk__v1__stats_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identityrisk__V1__StatsResponse *
+       identityrisk__v1__stats_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identityrisk__V1__StatsResponse *)
+     protobuf_c_message_unpack (&identityrisk__v1__stats_response__descriptor,
+                                allocator, len, data);
+}
+void   identityrisk__v1__stats_response__free_unpacked
+                     (Identityrisk__V1__StatsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identityrisk__v1__stats_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   identityrisk__v1__cancel_request__init
                      (Identityrisk__V1__CancelRequest         *message)
 {
@@ -1896,7 +2010,7 @@ const ProtobufCEnumDescriptor identityrisk__v1__health_response__serving_status_
   identityrisk__v1__health_response__serving_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__health_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor identityrisk__v1__health_response__field_descriptors[14] =
 {
   {
     "status",
@@ -1970,6 +2084,102 @@ static const ProtobufCFieldDescriptor identityrisk__v1__health_response__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "store_location",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_location),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_host",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_host),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_size_bytes",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_records",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_records),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_queue_depth",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_queue_depth),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_unavailable",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_unavailable),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_problem",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_problem),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_records_unknown",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__HealthResponse, store_records_unknown),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned identityrisk__v1__health_response__field_indices_by_name[] = {
   5,   /* field[5] = open_connections */
@@ -1977,12 +2187,20 @@ static const unsigned identityrisk__v1__health_response__field_indices_by_name[]
   1,   /* field[1] = server_version */
   0,   /* field[0] = status */
   3,   /* field[3] = store */
+  7,   /* field[7] = store_host */
+  6,   /* field[6] = store_location */
+  12,   /* field[12] = store_problem */
+  10,   /* field[10] = store_queue_depth */
+  9,   /* field[9] = store_records */
+  13,   /* field[13] = store_records_unknown */
+  8,   /* field[8] = store_size_bytes */
+  11,   /* field[11] = store_unavailable */
   4,   /* field[4] = uptime_ms */
 };
 static const ProtobufCIntRange identityrisk__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__health_response__descriptor =
 {
@@ -1992,11 +2210,544 @@ const ProtobufCMessageDescriptor identityrisk__v1__health_response__descriptor =
   "Identityrisk__V1__HealthResponse",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__HealthResponse),
-  6,
+  14,
   identityrisk__v1__health_response__field_descriptors,
   identityrisk__v1__health_response__field_indices_by_name,
   1,  identityrisk__v1__health_response__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__health_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define identityrisk__v1__stats_request__field_descriptors NULL
+#define identityrisk__v1__stats_request__field_indices_by_name NULL
+#define identityrisk__v1__stats_request__number_ranges NULL
+const ProtobufCMessageDescriptor identityrisk__v1__stats_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.StatsRequest",
+  "StatsRequest",
+  "Identityrisk__V1__StatsRequest",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__StatsRequest),
+  0,
+  identityrisk__v1__stats_request__field_descriptors,
+  identityrisk__v1__stats_request__field_indices_by_name,
+  0,  identityrisk__v1__stats_request__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__stats_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__stats_response__rates__field_descriptors[5] =
+{
+  {
+    "creates",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Rates, creates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updates",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Rates, updates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deletes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Rates, deletes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "calls",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Rates, calls),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "errors",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Rates, errors),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__stats_response__rates__field_indices_by_name[] = {
+  3,   /* field[3] = calls */
+  0,   /* field[0] = creates */
+  2,   /* field[2] = deletes */
+  4,   /* field[4] = errors */
+  1,   /* field[1] = updates */
+};
+static const ProtobufCIntRange identityrisk__v1__stats_response__rates__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__stats_response__rates__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.StatsResponse.Rates",
+  "Rates",
+  "Identityrisk__V1__StatsResponse__Rates",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__StatsResponse__Rates),
+  5,
+  identityrisk__v1__stats_response__rates__field_descriptors,
+  identityrisk__v1__stats_response__rates__field_indices_by_name,
+  1,  identityrisk__v1__stats_response__rates__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__stats_response__rates__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__stats_response__error_count__field_descriptors[2] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__ErrorCount, code),
+    &identityrisk__v1__status_code__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__ErrorCount, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__stats_response__error_count__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  1,   /* field[1] = count */
+};
+static const ProtobufCIntRange identityrisk__v1__stats_response__error_count__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__stats_response__error_count__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.StatsResponse.ErrorCount",
+  "ErrorCount",
+  "Identityrisk__V1__StatsResponse__ErrorCount",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__StatsResponse__ErrorCount),
+  2,
+  identityrisk__v1__stats_response__error_count__field_descriptors,
+  identityrisk__v1__stats_response__error_count__field_indices_by_name,
+  1,  identityrisk__v1__stats_response__error_count__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__stats_response__error_count__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__stats_response__percentiles__field_descriptors[4] =
+{
+  {
+    "p50",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Percentiles, p50),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "p90",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Percentiles, p90),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "p99",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Percentiles, p99),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Percentiles, max),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__stats_response__percentiles__field_indices_by_name[] = {
+  3,   /* field[3] = max */
+  0,   /* field[0] = p50 */
+  1,   /* field[1] = p90 */
+  2,   /* field[2] = p99 */
+};
+static const ProtobufCIntRange identityrisk__v1__stats_response__percentiles__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__stats_response__percentiles__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.StatsResponse.Percentiles",
+  "Percentiles",
+  "Identityrisk__V1__StatsResponse__Percentiles",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__StatsResponse__Percentiles),
+  4,
+  identityrisk__v1__stats_response__percentiles__field_descriptors,
+  identityrisk__v1__stats_response__percentiles__field_indices_by_name,
+  1,  identityrisk__v1__stats_response__percentiles__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__stats_response__percentiles__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__stats_response__commits__field_descriptors[4] =
+{
+  {
+    "commits",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Commits, commits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Commits, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_size",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Commits, batch_size),
+    &identityrisk__v1__stats_response__percentiles__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latency_us",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse__Commits, latency_us),
+    &identityrisk__v1__stats_response__percentiles__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__stats_response__commits__field_indices_by_name[] = {
+  2,   /* field[2] = batch_size */
+  0,   /* field[0] = commits */
+  3,   /* field[3] = latency_us */
+  1,   /* field[1] = window */
+};
+static const ProtobufCIntRange identityrisk__v1__stats_response__commits__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__stats_response__commits__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.StatsResponse.Commits",
+  "Commits",
+  "Identityrisk__V1__StatsResponse__Commits",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__StatsResponse__Commits),
+  4,
+  identityrisk__v1__stats_response__commits__field_descriptors,
+  identityrisk__v1__stats_response__commits__field_indices_by_name,
+  1,  identityrisk__v1__stats_response__commits__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__stats_response__commits__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identityrisk__v1__stats_response__field_descriptors[15] =
+{
+  {
+    "uptime_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, uptime_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, records),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "creates",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, creates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "idempotent_creates",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, idempotent_creates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updates",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, updates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deletes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, deletes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "calls_ok",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, calls_ok),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "errors",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__StatsResponse, n_errors),
+    offsetof(Identityrisk__V1__StatsResponse, errors),
+    &identityrisk__v1__stats_response__error_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recent",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, recent),
+    &identityrisk__v1__stats_response__rates__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recent_window_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, recent_window_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since_start",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, since_start),
+    &identityrisk__v1__stats_response__rates__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "commits",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, commits),
+    &identityrisk__v1__stats_response__commits__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "queue_depth",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, queue_depth),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_connections",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, open_connections),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_watchers",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Identityrisk__V1__StatsResponse, open_watchers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identityrisk__v1__stats_response__field_indices_by_name[] = {
+  6,   /* field[6] = calls_ok */
+  11,   /* field[11] = commits */
+  2,   /* field[2] = creates */
+  5,   /* field[5] = deletes */
+  7,   /* field[7] = errors */
+  3,   /* field[3] = idempotent_creates */
+  13,   /* field[13] = open_connections */
+  14,   /* field[14] = open_watchers */
+  12,   /* field[12] = queue_depth */
+  8,   /* field[8] = recent */
+  9,   /* field[9] = recent_window_ms */
+  1,   /* field[1] = records */
+  10,   /* field[10] = since_start */
+  4,   /* field[4] = updates */
+  0,   /* field[0] = uptime_ms */
+};
+static const ProtobufCIntRange identityrisk__v1__stats_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 15 }
+};
+const ProtobufCMessageDescriptor identityrisk__v1__stats_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identityrisk.v1.StatsResponse",
+  "StatsResponse",
+  "Identityrisk__V1__StatsResponse",
+  "identityrisk.v1",
+  sizeof(Identityrisk__V1__StatsResponse),
+  15,
+  identityrisk__v1__stats_response__field_descriptors,
+  identityrisk__v1__stats_response__field_indices_by_name,
+  1,  identityrisk__v1__stats_response__number_ranges,
+  (ProtobufCMessageInit) identityrisk__v1__stats_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor identityrisk__v1__cancel_request__field_descriptors[1] =
@@ -2217,7 +2968,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__status__descriptor =
   (ProtobufCMessageInit) identityrisk__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descriptors[11] =
 {
   {
     "call_id",
@@ -2328,6 +3079,18 @@ static const ProtobufCFieldDescriptor identityrisk__v1__request__field_descripto
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "stats",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Request, method_case),
+    offsetof(Identityrisk__V1__Request, stats),
+    &identityrisk__v1__stats_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "watch",
     64,
     PROTOBUF_C_LABEL_NONE,
@@ -2348,16 +3111,17 @@ static const unsigned identityrisk__v1__request__field_indices_by_name[] = {
   3,   /* field[3] = get */
   5,   /* field[5] = health */
   4,   /* field[4] = list */
+  9,   /* field[9] = stats */
   1,   /* field[1] = timeout_ms */
   7,   /* field[7] = update */
-  9,   /* field[9] = watch */
+  10,   /* field[10] = watch */
 };
 static const ProtobufCIntRange identityrisk__v1__request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 16, 2 },
-  { 64, 9 },
-  { 0, 10 }
+  { 64, 10 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__request__descriptor =
 {
@@ -2367,14 +3131,14 @@ const ProtobufCMessageDescriptor identityrisk__v1__request__descriptor =
   "Identityrisk__V1__Request",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Request),
-  10,
+  11,
   identityrisk__v1__request__field_descriptors,
   identityrisk__v1__request__field_indices_by_name,
   3,  identityrisk__v1__request__number_ranges,
   (ProtobufCMessageInit) identityrisk__v1__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descriptors[9] =
+static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descriptors[10] =
 {
   {
     "call_id",
@@ -2473,6 +3237,18 @@ static const ProtobufCFieldDescriptor identityrisk__v1__response__field_descript
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "stats",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identityrisk__V1__Response, result_case),
+    offsetof(Identityrisk__V1__Response, stats),
+    &identityrisk__v1__stats_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "watch",
     64,
     PROTOBUF_C_LABEL_NONE,
@@ -2492,17 +3268,18 @@ static const unsigned identityrisk__v1__response__field_indices_by_name[] = {
   3,   /* field[3] = get */
   5,   /* field[5] = health */
   4,   /* field[4] = list */
+  8,   /* field[8] = stats */
   1,   /* field[1] = status */
   6,   /* field[6] = update */
-  8,   /* field[8] = watch */
+  9,   /* field[9] = watch */
 };
 static const ProtobufCIntRange identityrisk__v1__response__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 16, 2 },
   { 21, 6 },
-  { 64, 8 },
-  { 0, 9 }
+  { 64, 9 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor identityrisk__v1__response__descriptor =
 {
@@ -2512,7 +3289,7 @@ const ProtobufCMessageDescriptor identityrisk__v1__response__descriptor =
   "Identityrisk__V1__Response",
   "identityrisk.v1",
   sizeof(Identityrisk__V1__Response),
-  9,
+  10,
   identityrisk__v1__response__field_descriptors,
   identityrisk__v1__response__field_indices_by_name,
   4,  identityrisk__v1__response__number_ranges,

@@ -83,6 +83,11 @@ public final class IdentityRiskClient: Sendable {
         try await call(IdentityRiskMethods.Health.self, HealthRequest(), timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// Counts, rates, the group commit and what is open, since the server started.
+    public func stats(timeoutMilliseconds: UInt32? = nil) async throws -> StatsReport {
+        try await call(IdentityRiskMethods.Stats.self, StatsRequest(), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
     /// Changes the properties `patch` names (Graph `PATCH`) and returns the
     /// record as stored. With `ifMatch` (a version from ``IdentityRiskEvent/version``),
     /// a record that changed since is refused with `.failedPrecondition`.

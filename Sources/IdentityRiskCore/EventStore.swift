@@ -31,6 +31,20 @@ public protocol EventStore: Service {
     /// `"memory"`, `"sqlite"`, ...: reported by Health.
     var kind: String { get }
 
+    /// Kind, location, size, records, queue depth and availability, for Health
+    /// and Stats. Must be cheap (no query, no scan; a lock at most): it is read
+    /// on every health probe. Default: the kind alone.
+    var status: StoreStatus { get }
+
+    /// The group commit's batch sizes and latencies over its recent commits;
+    /// `nil` for a store without one (memory). Default: `nil`.
+    var commitStatistics: CommitStatistics? { get }
+
+    /// Calls `observer` once per committed transaction, on the store's writer
+    /// thread (it must be quick): the metrics' commit histograms. Set it before
+    /// writes start; a later call replaces it. Default: never called.
+    func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void)
+
     /// Stores `event` (version 1) and answers through `completion`, exactly once,
     /// on any thread, possibly before this returns. This is every store's native
     /// form: event-loop callers need no task per create. Once accepted, a
@@ -73,6 +87,10 @@ public protocol EventStore: Service {
 }
 
 extension EventStore {
+    public var status: StoreStatus { StoreStatus(kind: kind) }
+    public var commitStatistics: CommitStatistics? { nil }
+    public func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void) {}
+
     /// The create, awaited.
     public func create(_ event: IdentityRiskEvent) async throws(IdentityRiskError) -> CreateOutcome {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<CreateOutcome, IdentityRiskError>, Never>) in

@@ -60,6 +60,31 @@ public struct IdentityRiskError: Error, Sendable, Hashable, CustomStringConverti
             }
         }
 
+        /// Every code, in the order of ``ordinal``.
+        public static let all: [Code] = [
+            .cancelled, .unknown, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists,
+            .permissionDenied, .resourceExhausted, .failedPrecondition, .unimplemented, .internal, .unavailable,
+        ]
+
+        /// 1 ... 12, this code's place in ``all`` plus one (0 is left for "ok"):
+        /// an index for counters kept per code, with no lookup on the hot path.
+        public var ordinal: Int {
+            switch value {
+            case .cancelled: 1
+            case .unknown: 2
+            case .invalidArgument: 3
+            case .deadlineExceeded: 4
+            case .notFound: 5
+            case .alreadyExists: 6
+            case .permissionDenied: 7
+            case .resourceExhausted: 8
+            case .failedPrecondition: 9
+            case .unimplemented: 10
+            case .internal: 11
+            case .unavailable: 12
+            }
+        }
+
         public var description: String {
             switch value {
             case .cancelled: "cancelled"

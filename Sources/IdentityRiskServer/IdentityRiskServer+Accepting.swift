@@ -113,6 +113,8 @@ extension IdentityRiskServer {
                     decodingLimits: RequestDecodingLimits(allocationFactor: c.decodeMemoryFactor, minimumAllocationBytes: c.minDecodeMemoryBytes),
                     isDraining: { [state = self.state] in state.withLock { $0.phase == .draining } },
                     counters: counters,
+                    callCounts: self.callCounters.shard(for: channel.eventLoop),
+                    metrics: self.metrics,
                     maxStreams: c.maxStreams,
                     streamBufferBytes: c.streamBufferBytes,
                     onConnectionError: { [logger] error in

@@ -35,6 +35,12 @@ public final class IdentityRiskServer: Service, Sendable {
     /// What the shutdown drain did, over all connections (logged with "stopped").
     let drainTotals = Mutex(CallTable.DrainOutcome())
     private let drainTasks = Mutex([Task<Void, Never>]())
+    /// Calls answered, by method and status, per event loop (Stats, the summary, metrics).
+    let callCounters: CallCounters
+    /// Totals once a second, for Stats' recent rates.
+    let samples = Mutex(RateSamples())
+    /// `nil` unless metrics were asked for.
+    let metrics: ServerMetrics?
     private let listening: EventLoopPromise<Void>
 
     final class LockedState: Sendable {
@@ -57,28 +63,40 @@ public final class IdentityRiskServer: Service, Sendable {
         store: any EventStore,
         logger: Logger,
         clock: any EventClock = SystemEventClock(),
-        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
+        metrics: ServerMetrics? = nil
     ) {
-        self.init(configuration: configuration, store: store, logger: logger, eventLoopGroup: eventLoopGroup) { health in
+        self.init(configuration: configuration, store: store, logger: logger, eventLoopGroup: eventLoopGroup, metrics: metrics) { reports in
             IdentityRiskService(
                 store: store, clock: clock,
                 watchBookmarkInterval: .milliseconds(configuration.watchBookmarkIntervalMilliseconds),
                 watchLinger: .milliseconds(configuration.watchLingerMilliseconds),
-                health: health
+                health: reports.health,
+                stats: reports.stats
             ).router
         }
     }
 
+    /// What the server reports about itself, for the health and stats handlers.
+    public struct Reports: Sendable {
+        public let health: @Sendable () -> HealthStatus
+        public let stats: @Sendable () -> StatsReport
+    }
+
     /// Serves the handlers of the router that `makeRouter` builds (given the
-    /// server's health report). `run()` refuses to start if a method of
+    /// server's health and stats reports). `run()` refuses to start if a method of
     /// ``IdentityRiskMethods/all`` has no handler in it.
     public init(
         configuration: ServerConfiguration,
         store: any EventStore,
         logger: Logger,
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
-        makeRouter: (_ health: @escaping @Sendable () -> HealthStatus) -> RPCRouter
+        metrics: ServerMetrics? = nil,
+        makeRouter: (_ reports: Reports) -> RPCRouter
     ) {
+        self.callCounters = CallCounters(group: eventLoopGroup)
+        self.metrics = metrics
+        if let metrics { store.observeCommits { metrics.record($0) } }
         self.configuration = configuration
         self.store = store
         self.logger = logger
@@ -88,7 +106,10 @@ public final class IdentityRiskServer: Service, Sendable {
         self.limiter = limiter
         let state = self.state
         let startedAt = self.startedAt
-        self.methods = ServerMethodTable(router: makeRouter({
+        // The reports reach the server through this box: the router is built before `self` is whole.
+        let box = ServerBox()
+        self.methods = ServerMethodTable(router: makeRouter(Reports(
+            health: {
                 let draining = state.withLock { $0.phase == .draining }
                 return HealthStatus(
                     serving: draining ? .draining : .serving,
@@ -96,8 +117,11 @@ public final class IdentityRiskServer: Service, Sendable {
                     protocolVersion: UInt32(WireProtocol.version),
                     store: store.kind,
                     uptimeMilliseconds: UInt64((NIODeadline.now() - startedAt).nanoseconds / 1_000_000),
-                    openConnections: UInt32(clamping: limiter.open))
-            }))
+                    openConnections: UInt32(clamping: limiter.open),
+                    storeStatus: store.status)
+            },
+            stats: { box.server?.statsReport() ?? StatsReport() })))
+        box.server = self
     }
 
     /// Whether a server already accepts connections on `socketPath` (a connect
@@ -175,6 +199,8 @@ public final class IdentityRiskServer: Service, Sendable {
             "timeoutsMs": "handshake \(c.handshakeTimeoutMilliseconds), frame read \(c.frameReadTimeoutMilliseconds), idle \(c.idleTimeoutMilliseconds), unwritable \(c.unwritableTimeoutMilliseconds)",
         ])
         listening.succeed()
+        let timers = startTimers()
+        defer { for timer in timers { timer.cancel() } }
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

@@ -41,8 +41,13 @@ final class ServerCallHandler: ChannelInboundHandler {
     private let maxStreams: Int
     private let streamBufferBytes: Int
     private let encoder = ResponseEncoder()
-    /// Whether calls are logged (debug): only then is each call timed.
+    /// Whether calls are logged (debug): then (or with metrics) each call is timed.
     private let logsCalls: Bool
+    /// This event loop's block of the answered-call counters (Stats, summary).
+    private let callCounts: CallCounters.Shard
+    /// The request-duration histograms; `nil` without `--metrics-*`: no metrics code runs.
+    private let metrics: ServerMetrics?
+    private let timesCalls: Bool
 
     private var context: ChannelHandlerContext?
     private var inReadBatch = false
@@ -63,11 +68,16 @@ final class ServerCallHandler: ChannelInboundHandler {
         decodingLimits: RequestDecodingLimits,
         isDraining: @escaping @Sendable () -> Bool,
         counters: ServerCounters,
+        callCounts: CallCounters.Shard,
+        metrics: ServerMetrics?,
         maxStreams: Int,
         streamBufferBytes: Int,
         onConnectionError: @escaping (any Error) -> IdentityRiskError?
     ) {
         self.counters = counters
+        self.callCounts = callCounts
+        self.metrics = metrics
+        self.timesCalls = metrics != nil || logger.logLevel <= .debug
         self.logsCalls = logger.logLevel <= .debug
         self.maxStreams = maxStreams
         self.streamBufferBytes = streamBufferBytes
@@ -169,20 +179,22 @@ final class ServerCallHandler: ChannelInboundHandler {
             return
         case .malformed(let error):
             // Answered under the call id if one could be read from it, else 0.
-            return refuse(callID, error)
+            return refuse(callID, error, method: 0)
         case .noMethod:
-            guard callID != 0 else { return refuse(callID, Self.callIDZero) }
-            return refuse(callID, Self.unimplemented("no method is set, or one this server does not know"))
+            guard callID != 0 else { return refuse(callID, Self.callIDZero, method: 0) }
+            return refuse(callID, Self.unimplemented("no method is set, or one this server does not know"), method: 0)
         case .call(let unpacked):
             request = unpacked
         }
-        guard callID != 0 else { return refuse(callID, Self.callIDZero) }
+        let methodSlot = CallCounters.methodSlot(number: request.methodNumber)
+        guard callID != 0 else { return refuse(callID, Self.callIDZero, method: methodSlot) }
         if isDraining() {
             return refuse(callID, IdentityRiskError(
-                code: .unavailable, message: "the server is shutting down; retry on a new connection", retryAfterMilliseconds: 1000))
+                code: .unavailable, message: "the server is shutting down; retry on a new connection", retryAfterMilliseconds: 1000),
+                method: methodSlot)
         }
         guard let binding = methods.binding(number: request.methodNumber) else {
-            return refuse(callID, Self.unimplemented("method #\(request.methodNumber) is not served here"))
+            return refuse(callID, Self.unimplemented("method #\(request.methodNumber) is not served here"), method: methodSlot)
         }
         binding.start(request, callID: callID, timeoutMilliseconds: inbound.timeoutMilliseconds, on: self)
     }
@@ -195,28 +207,30 @@ final class ServerCallHandler: ChannelInboundHandler {
         _ method: M.Type, _ handler: RegisteredMethod<M>, _ unpacked: UnpackedRequest, callID: UInt64, timeoutMilliseconds: UInt32
     ) {
         guard let context else { return }
+        let methodSlot = CallCounters.methodSlot(number: M.descriptor.number)
         if let refusal = grants.refusal(of: M.descriptor, by: peer, holding: granted) {
             logger.notice("call refused: permission", metadata: [
                 "call": "\(callID)", "method": "\(M.descriptor.name)", "needs": "\(M.descriptor.permission.rawValue)",
                 "has": "\(granted?.rawValue ?? "none")",
             ])
-            return refuse(callID, refusal)
+            return refuse(callID, refusal, method: methodSlot)
         }
         let request: M.Request
         switch M.decodeRequest(unpacked) {
         case .success(let decoded): request = decoded
-        case .failure(let error): return refuse(callID, error)
+        case .failure(let error): return refuse(callID, error, method: methodSlot)
         }
         let isStream = M.descriptor.shape == .serverStreaming
         if isStream, !counters.openStream(limit: maxStreams) {
             return refuse(callID, IdentityRiskError(
                 code: .resourceExhausted,
                 message: "\(maxStreams) streams are open on this server (--max-streams); end one or retry later",
-                retryAfterMilliseconds: 1000))
+                retryAfterMilliseconds: 1000),
+                method: methodSlot)
         }
         let call = ServerCall<M>(
             callID: callID, connection: self, eventLoop: context.eventLoop, streamBufferBytes: streamBufferBytes, counters: counters,
-            startedAt: logsCalls ? .now : nil)
+            startedAt: timesCalls ? .now : nil)
         switch calls.begin(callID, call) {
         case .duplicate:
             if isStream { counters.closeStream() }
@@ -224,13 +238,15 @@ final class ServerCallHandler: ChannelInboundHandler {
                 code: .invalidArgument,
                 message: "call_id \(callID) is already in flight on this connection; call ids must be unique among calls in flight",
                 target: "call_id",
-                innerCode: "DuplicateCallID"))
+                innerCode: "DuplicateCallID"),
+                method: methodSlot)
         case .full:
             if isStream { counters.closeStream() }
             return refuse(callID, IdentityRiskError(
                 code: .resourceExhausted,
                 message: "more than \(calls.limit) calls in flight on this connection; wait for answers before sending more",
-                retryAfterMilliseconds: 10))
+                retryAfterMilliseconds: 10),
+                method: methodSlot)
         case .started:
             break
         }
@@ -267,6 +283,16 @@ final class ServerCallHandler: ChannelInboundHandler {
         }
         guard final else { return }
         if M.descriptor.shape == .serverStreaming { counters.closeStream() }
+        let methodSlot = CallCounters.methodSlot(number: M.descriptor.number)
+        callCounts.add(CallCounters.slot(method: methodSlot, code: result.failure?.code))
+        if M.self == IdentityRiskMethods.Create.self, case .success(let response?) = result,
+            let outcome = response as? CreateOutcome, outcome.alreadyExisted
+        {
+            callCounts.add(CallCounters.idempotentSlot)
+        }
+        if let metrics, let startedAt {
+            metrics.recordDuration(methodSlot: methodSlot, since: startedAt)
+        }
         if logsCalls {
             var metadata: Logger.Metadata = [
                 "call": "\(callID)", "method": "\(M.descriptor.name)",
@@ -301,8 +327,10 @@ final class ServerCallHandler: ChannelInboundHandler {
         write(buffer, promise: promise)
     }
 
-    /// Answers `callID` with `error` without starting anything.
-    func refuse(_ callID: UInt64, _ error: IdentityRiskError) {
+    /// Answers `callID` with `error` without starting anything; counted under
+    /// method slot `method` (``CallCounters``; 0: none or unknown).
+    func refuse(_ callID: UInt64, _ error: IdentityRiskError, method: Int) {
+        callCounts.add(CallCounters.slot(method: method, code: error.code))
         logger.debug("call refused", metadata: ["call": "\(callID)", "code": "\(error.code)", "message": "\(error.message)"])
         guard let context, !closing else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)

@@ -71,6 +71,13 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceMilliseconds: Int64
     /// Reported by Health.
     public var serverVersion: String
+    /// Every this many milliseconds with traffic, one info line with the rates,
+    /// errors by status and queue depth since the last one (none when idle).
+    /// 0: never (the library's default; iriskd's `--summary-interval` is 60 s).
+    public var summaryIntervalMilliseconds: Int64 = 0
+
+    /// Most `summaryIntervalMilliseconds`: one day.
+    public static let maxSummaryIntervalMilliseconds: Int64 = 86_400_000
 
     /// ``DefaultSocketPath`` for this process: `/run/identityrisk/iriskd.sock`
     /// as root, else `$XDG_RUNTIME_DIR/identityrisk/iriskd.sock`. Without
@@ -160,6 +167,9 @@ public struct ServerConfiguration: Sendable {
             return "maxStreams must be at least 0, streamBufferBytes at least 1024, the bookmark interval at least 10 ms, the watch linger 0 ... 1000 ms"
         }
         if decodeMemoryFactor < 1 || minDecodeMemoryBytes < 0 { return "decodeMemoryFactor must be at least 1, minDecodeMemoryBytes at least 0" }
+        if !(0...Self.maxSummaryIntervalMilliseconds).contains(summaryIntervalMilliseconds) {
+            return "summaryIntervalMilliseconds must be 0 (off) ... \(Self.maxSummaryIntervalMilliseconds) (a day), got \(summaryIntervalMilliseconds)"
+        }
         return nil
     }
 }

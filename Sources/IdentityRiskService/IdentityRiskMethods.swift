@@ -77,6 +77,13 @@ public enum IdentityRiskMethods {
         public static let descriptor = MethodDescriptor(number: 22, name: "delete", shape: .unary, permission: .readWrite)
     }
 
+    /// Counts, rates and the group commit since the server started (no Graph equivalent).
+    public enum Stats: RPCMethod {
+        public typealias Request = StatsRequest
+        public typealias Response = StatsReport
+        public static let descriptor = MethodDescriptor(number: 23, name: "stats", shape: .unary, permission: .read)
+    }
+
     /// The change stream (no Graph equivalent; compare etcd's and Kubernetes' watch):
     /// server-streaming, the first of its shape. Messages: changes and bookmarks.
     public enum Watch: RPCMethod {
@@ -88,11 +95,11 @@ public enum IdentityRiskMethods {
     }
 
     /// Every method, in field-number order: the one table.
-    public static let all: [any RPCMethod.Type] = [Create.self, Get.self, List.self, Health.self, Update.self, Delete.self, Watch.self]
+    public static let all: [any RPCMethod.Type] = [Create.self, Get.self, List.self, Health.self, Update.self, Delete.self, Stats.self, Watch.self]
 
     public static let descriptors: [MethodDescriptor] = all.map { $0.descriptor }
 
-    /// `create, get, list, health, update, delete, watch`, for error messages.
+    /// `create, get, list, health, update, delete, stats, watch`, for error messages.
     public static let names = descriptors.map(\.name).joined(separator: ", ")
 
     /// The descriptor with wire number `number`.

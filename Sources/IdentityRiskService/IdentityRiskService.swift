@@ -17,7 +17,8 @@ public struct IdentityRiskService: Sendable {
         validator: EventValidator = EventValidator(),
         watchBookmarkInterval: Duration = WatchChanges.defaultBookmarkInterval,
         watchLinger: Duration = WatchChanges.defaultLingerInterval,
-        health: @escaping @Sendable () -> HealthStatus
+        health: @escaping @Sendable () -> HealthStatus,
+        stats: @escaping @Sendable () -> StatsReport = { StatsReport() }
     ) {
         let createEvent = CreateEvent(store: store, validator: validator, clock: clock)
         let getEvent = GetEvent(store: store)
@@ -37,6 +38,9 @@ public struct IdentityRiskService: Sendable {
         }
         router.register(IdentityRiskMethods.Health.self) { _, _, writer in
             writer.respond(.success(health()))
+        }
+        router.register(IdentityRiskMethods.Stats.self) { _, _, writer in
+            writer.respond(.success(stats()))
         }
         router.registerUnary(IdentityRiskMethods.Update.self) { request, _ throws(IdentityRiskError) in
             try await updateEvent(request)

@@ -55,6 +55,9 @@ final class GroupCommitWriter: Sendable {
         /// nothing is beyond retention, then answers `pruneWaiters`.
         var pruneRequested = false
         var pruneWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Records stored: counted once at open, then kept by each commit.
+        var records: Int64
+        var recorder = CommitRecorder()
     }
 
     private enum Step {
@@ -67,7 +70,7 @@ final class GroupCommitWriter: Sendable {
     /// Most change rows one pruning transaction deletes.
     static let pruneChunk: Int64 = 5000
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let wakeUp = DispatchSemaphore(value: 0)
     private let pool: DatabasePool
     private let path: String
@@ -86,8 +89,9 @@ final class GroupCommitWriter: Sendable {
     init(
         pool: DatabasePool, path: String, maxQueuedWrites: Int, maxBatchSize: Int,
         changeFeed: ChangeFeed, retention: ChangeRetention, pruneInterval: Duration,
-        afterClose: @escaping @Sendable () -> Void, logger: Logger
+        records: Int64, afterClose: @escaping @Sendable () -> Void, logger: Logger
     ) {
+        self.state = Mutex(State(records: records))
         self.pool = pool
         self.path = path
         self.maxQueuedWrites = maxQueuedWrites
@@ -123,6 +127,17 @@ final class GroupCommitWriter: Sendable {
     var statistics: Statistics { state.withLock { $0.statistics } }
 
     var isAccepting: Bool { state.withLock { $0.accepting } }
+
+    /// Records stored and writes waiting, in one lock.
+    var recordsAndQueueDepth: (records: Int64, queueDepth: Int) { state.withLock { ($0.records, $0.queue.count) } }
+
+    var commitStatistics: CommitStatistics {
+        CommitRecorder.summary(of: state.withLock { $0.recorder.window })
+    }
+
+    func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void) {
+        state.withLock { $0.recorder.setObserver(observer) }
+    }
 
     // MARK: - Callers
 
@@ -417,7 +432,8 @@ final class GroupCommitWriter: Sendable {
             changeFeed.reset(latest: last)
         }
         let creates = batch.count { $0.isCreate }
-        state.withLock { state in
+        let observer = state.withLock { state in
+            state.records += Int64(applied.inserted) - Int64(applied.deleted)
             state.statistics.batches += 1
             state.statistics.writes += batch.count
             state.statistics.creates += creates
@@ -427,7 +443,9 @@ final class GroupCommitWriter: Sendable {
             state.statistics.largestBatch = max(state.statistics.largestBatch, batch.count)
             state.statistics.lastCommitNanoseconds = elapsed
             state.statistics.totalCommitNanoseconds &+= elapsed
+            return state.recorder.record(batchSize: batch.count, nanoseconds: elapsed)
         }
+        observer?(CommitSample(batchSize: batch.count, nanoseconds: elapsed))
         logger.trace("SQLite batch committed", metadata: [
             "batch": "\(batch.count)", "inserted": "\(applied.inserted)", "replaced": "\(applied.replaced)",
             "deleted": "\(applied.deleted)", "elapsed_us": "\(elapsed / 1000)",

@@ -307,6 +307,14 @@ public final class MemoryEventStore: EventStore {
         }
     }
 
+    /// The shards' record counters (64 short locks); no size, no queue, no commits.
+    public var status: StoreStatus {
+        let open = !closed.load(ordering: .relaxed)
+        return StoreStatus(
+            kind: kind, records: UInt64(max(0, count)), queueDepth: 0,
+            available: open, problem: open ? nil : "the in-memory event store is closed")
+    }
+
     /// Records stored now (deleted ones not counted). Takes each shard's lock in turn.
     public var count: Int {
         shards.reduce(0) { total, shard in total + shard.state.withLock { $0.records } }

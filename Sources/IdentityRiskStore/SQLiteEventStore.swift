@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import GRDB
 public import IdentityRiskCore
@@ -92,10 +95,12 @@ public final class SQLiteEventStore: EventStore {
         let lock = try DatabaseFileLock.acquire(path: path)
         let opened: DatabasePool
         let latest: ChangeCursor
+        let records: Int64
         do throws(IdentityRiskError) {
             opened = try Self.openPool(path: path, configuration: configuration)
             do throws(IdentityRiskError) {
                 latest = try Self.readBounds(pool: opened, path: path).latest
+                records = try Self.countRecords(pool: opened, path: path)
             } catch {
                 try? opened.close()
                 throw error
@@ -112,12 +117,12 @@ public final class SQLiteEventStore: EventStore {
             pool: pool, path: path,
             maxQueuedWrites: configuration.maxQueuedWrites, maxBatchSize: configuration.maxBatchSize,
             changeFeed: changeFeed, retention: configuration.changeRetention, pruneInterval: configuration.changePruneInterval,
-            afterClose: { lock.release() },
+            records: records, afterClose: { lock.release() },
             logger: logger)
         writer.start()
         logger.info("opened SQLite event store", metadata: [
             "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "FULL", "journal_mode": "WAL",
-            "latest_change": "\(latest)",
+            "latest_change": "\(latest)", "records": "\(records)",
         ])
     }
 
@@ -307,6 +312,17 @@ public final class SQLiteEventStore: EventStore {
         await writer.pruneNow()
     }
 
+    /// The one COUNT(*) of the store's life, at open; commits keep the count from then on.
+    private static func countRecords(pool: DatabasePool, path: String) throws(IdentityRiskError) -> Int64 {
+        do {
+            return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(SQLiteSchema.table)") ?? 0 }
+        } catch let error as DatabaseError {
+            throw IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(describe(error))")
+        } catch {
+            throw IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(error)")
+        }
+    }
+
     private static func readBounds(pool: DatabasePool, path: String) throws(IdentityRiskError) -> ChangeLogBounds {
         do {
             return try pool.read { db in try bounds(db, path: path) }
@@ -366,6 +382,28 @@ public final class SQLiteEventStore: EventStore {
 
     /// Counters since open; cheap (one lock).
     public var statistics: Statistics { writer.statistics }
+
+    /// The record counter and queue depth (one lock) and two `stat` calls
+    /// (the file and its `-wal`); no query.
+    public var status: StoreStatus {
+        let (records, queueDepth) = writer.recordsAndQueueDepth
+        let open = writer.isAccepting
+        return StoreStatus(
+            kind: kind, location: path, sizeBytes: Self.fileSize(path) + Self.fileSize(path + "-wal"),
+            records: UInt64(max(0, records)), queueDepth: queueDepth,
+            available: open, problem: open ? nil : "the SQLite event store is closed")
+    }
+
+    public var commitStatistics: CommitStatistics? { writer.commitStatistics }
+
+    public func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void) {
+        writer.observeCommits(observer)
+    }
+
+    private static func fileSize(_ path: String) -> UInt64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(max(0, info.st_size)) : 0
+    }
 
     /// Stops accepting writes (they throw `unavailable` "store is closed"),
     /// commits and answers everything already queued, then closes the database.

@@ -9,6 +9,7 @@ public enum WireMethods {
         IdentityRiskMethods.Health.self,
         IdentityRiskMethods.Update.self,
         IdentityRiskMethods.Delete.self,
+        IdentityRiskMethods.Stats.self,
         IdentityRiskMethods.Watch.self,
     ]
 

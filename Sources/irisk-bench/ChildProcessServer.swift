@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import IdentityRiskStore
 
 /// `--spawn-process PATH`: the real `iriskd` binary as a child process on a
@@ -17,7 +18,8 @@ final class ChildProcessServer: BenchTarget {
     private let storeText: String
     private let fsync: FsyncProbe.Result?
 
-    init(executable: String, store spec: StoreSpec, depth: Int, scratch: TemporaryDirectory) throws(BenchError) {
+    /// `extraArguments` go after the bench's own (`--server-arg`, a `--variant`'s).
+    init(executable: String, store spec: StoreSpec, depth: Int, scratch: TemporaryDirectory, extraArguments: [String] = []) throws(BenchError) {
         guard access(executable, X_OK) == 0 else { throw BenchError("--spawn-process: \(executable) is not an executable file") }
         socketPath = scratch.path + "/iriskd.sock"
         var arguments = [executable, "--socket", socketPath, "--log-level", "error", "--max-in-flight", String(max(1024, depth)), "--shutdown-grace-ms", "2000",
@@ -32,6 +34,7 @@ final class ChildProcessServer: BenchTarget {
             storeText = "memory"
             fsync = nil
         }
+        arguments += extraArguments.map { $0.replacingOccurrences(of: "{scratch}", with: scratch.path) }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,6 +82,32 @@ struct IriskBench: AsyncParsableCommand {
         }
     }
 
+    @Option(name: .customLong("server-arg"), help: ArgumentHelp(
+        "With --spawn-process: one more argument for iriskd (repeatable, in order); {scratch} becomes the run's scratch directory.",
+        valueName: "arg"))
+    var serverArguments: [String] = []
+
+    @Option(name: .customLong("variant"), help: ArgumentHelp(
+        "With --spawn-process: a named set of extra iriskd arguments, 'LABEL: ARG ARG ...' (split at spaces; {scratch} as for --server-arg). Repeatable: each round runs every variant once, in order, each on a fresh server, e.g. --variant 'plain:' --variant 'metrics: --metrics-socket {scratch}/m.sock' --rounds 3.",
+        valueName: "label: args"))
+    var variantTexts: [String] = []
+
+    @Option(help: "With --variant: how many times to run the variants, alternating (1 ... 20).")
+    var rounds: Int = 1
+
+    /// `--variant` as (label, arguments).
+    var variants: [(label: String, arguments: [String])] {
+        get throws {
+            try variantTexts.map { text in
+                guard let colon = text.firstIndex(of: ":"), !text[..<colon].trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw ValidationError("--variant '\(text)' is not 'LABEL: ARGS' (e.g. 'metrics: --metrics-socket {scratch}/m.sock')")
+                }
+                let label = text[..<colon].trimmingCharacters(in: .whitespaces)
+                return (label, text[text.index(after: colon)...].split(separator: " ").map(String.init))
+            }
+        }
+    }
+
     var cpuCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     /// The running server to drive: --socket, or with no target at all (or
@@ -114,6 +141,14 @@ struct IriskBench: AsyncParsableCommand {
         if try !watcherCounts.isEmpty, !(externalSocket != nil || spawn || spawnProcess != nil) {
             throw ValidationError("--watchers needs a server: --socket, --spawn or --spawn-process")
         }
+        if !serverArguments.isEmpty || !variantTexts.isEmpty {
+            guard spawnProcess != nil else { throw ValidationError("--server-arg and --variant need --spawn-process") }
+        }
+        let labels = try variants.map(\.label)
+        guard Set(labels).count == labels.count else { throw ValidationError("--variant labels must differ") }
+        guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1 ... 20") }
+        guard rounds == 1 || !variantTexts.isEmpty else { throw ValidationError("--rounds needs --variant") }
+        guard variantTexts.isEmpty || watchers == nil else { throw ValidationError("--variant and --watchers cannot be combined") }
         guard (clientThreads ?? 1) >= 1, (floorThreads ?? 1) >= 1, templates >= 1 else {
             throw ValidationError("--client-threads, --floor-threads and --templates must be at least 1")
         }
@@ -134,7 +169,8 @@ struct IriskBench: AsyncParsableCommand {
         let hasServer = externalSocket != nil || spawn || spawnProcess != nil
         let runFloor = floor || compare
         let counts = try watcherCounts
-        let runCount = (hasServer ? max(1, counts.count) : 0) + (runFloor ? 1 : 0)
+        let variants = try self.variants
+        let runCount = (hasServer ? max(1, counts.count, variants.count * rounds) : 0) + (runFloor ? 1 : 0)
         try Watchdog.arm(seconds: Double(runCount) * (shape.hardStopSeconds + 30) + 10)
         let host = ReportPrinter.Host(cpus: cpuCount, loadAverageBefore: Self.loadAverage())
         let scratch = try TemporaryDirectory()
@@ -143,7 +179,16 @@ struct IriskBench: AsyncParsableCommand {
 
         var reports: [RunReport] = []
         do {
-            if hasServer, counts.isEmpty {
+            if hasServer, !variants.isEmpty {
+                for round in 1...rounds {
+                    for variant in variants {
+                        let target = try await makeServerTarget(depth: shape.depth, scratch: scratch, extraArguments: variant.arguments)
+                        var report = try await Self.run(target, shape: shape, runTag: runTag + "r\(round)\(variant.label)")
+                        report.target += " [\(variant.label) #\(round)]"
+                        reports.append(report)
+                    }
+                }
+            } else if hasServer, counts.isEmpty {
                 let target = try await makeServerTarget(depth: shape.depth, scratch: scratch)
                 reports.append(try await Self.run(target, shape: shape, runTag: runTag))
             }
@@ -161,11 +206,33 @@ struct IriskBench: AsyncParsableCommand {
         }
         let printer = ReportPrinter(runs: reports, host: host)
         print(json ? try printer.json() : printer.text())
+        if !variants.isEmpty, !json {
+            print(Self.variantSummary(reports, labels: variants.map(\.label)))
+        }
         let failed = reports.contains { $0.hitHardStop || $0.calls == 0 }
         if failed { throw ExitCode(2) }
     }
 
-    private func makeServerTarget(depth: Int, scratch: TemporaryDirectory) async throws -> any BenchTarget {
+    /// Per variant: each round's creates/s, the median, and the median against the first variant's.
+    static func variantSummary(_ reports: [RunReport], labels: [String]) -> String {
+        func median(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            guard !sorted.isEmpty else { return 0 }
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        var lines = ["variants (creates/s per round, median, median vs \(labels[0])):"]
+        var baseline: Double?
+        for label in labels {
+            let rates = reports.filter { $0.target.contains("[\(label) #") }.map(\.createsPerSecond)
+            let m = median(rates)
+            if baseline == nil { baseline = m }
+            let relative = baseline.map { $0 > 0 ? String(format: "%+.1f%%", (m / $0 - 1) * 100) : "-" } ?? "-"
+            lines.append("  \(label): " + rates.map { String(format: "%.0f", $0) }.joined(separator: ", ") + String(format: "; median %.0f; %@", m, relative))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func makeServerTarget(depth: Int, scratch: TemporaryDirectory, extraArguments: [String] = []) async throws -> any BenchTarget {
         let spec = try StoreSpec(benchArgument: store, scratch: scratch)
         if spawn {
             let server = try InProcessServer(store: spec, depth: depth, scratch: scratch)
@@ -173,7 +240,8 @@ struct IriskBench: AsyncParsableCommand {
             return server
         }
         if let executable = spawnProcess {
-            let server = try ChildProcessServer(executable: executable, store: spec, depth: depth, scratch: scratch)
+            let server = try ChildProcessServer(
+                executable: executable, store: spec, depth: depth, scratch: scratch, extraArguments: serverArguments + extraArguments)
             Watchdog.childPID.store(server.pid, ordering: .relaxed)
             do {
                 try await server.waitUntilListening()

@@ -51,6 +51,7 @@ enum SeedCorpus {
             ("get", request(IdentityRiskMethods.Get.self, "9953902a-902a-4953-aa90-53992a905399")),
             ("list-default", request(IdentityRiskMethods.List.self, ListEvents.Request())),
             ("health", request(IdentityRiskMethods.Health.self, HealthRequest())),
+            ("stats", request(IdentityRiskMethods.Stats.self, StatsRequest())),
             ("cancel", cancel(7)),
             ("update-status", request(IdentityRiskMethods.Update.self, statusUpdate, callID: 5)),
             ("update-clear-and-read-only", request(IdentityRiskMethods.Update.self, clearing, callID: 6)),

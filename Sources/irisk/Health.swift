@@ -1,27 +1,56 @@
 import ArgumentParser
+import Foundation
 import IdentityRiskClient
+import IdentityRiskCore
 import IdentityRiskService
 import IdentityRiskWire
 
 struct Health: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ask the server whether it is serving; exit 0 only if it is.")
+        abstract: "Ask the server whether it is serving, and about its store; exit 0 only if it serves and its store is available.")
 
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         do {
             let status = try await connection.withClient { try await $0.health() }
-            print("""
-                {"status": "\(status.serving == .serving ? "serving" : "draining")", "serverVersion": "\(status.serverVersion)", \
-                "protocolVersion": \(status.protocolVersion), "store": "\(status.store)", "uptimeMs": \(status.uptimeMilliseconds), \
-                "openConnections": \(status.openConnections)}
-                """)
-            if status.serving != .serving { throw ExitCode(5) }
+            print(Self.json(status))
+            if status.serving != .serving || !status.storeStatus.available { throw ExitCode(5) }
         } catch let exit as ExitCode {
             throw exit
         } catch {
             throw fail(error)
         }
     }
+
+    /// One JSON object; fields the store cannot tell are `null`.
+    static func json(_ status: HealthStatus) -> String {
+        let store = status.storeStatus
+        func string(_ value: String?) -> String { value.map(jsonString) ?? "null" }
+        func number<N: BinaryInteger>(_ value: N?) -> String { value.map { "\($0)" } ?? "null" }
+        return """
+            {"status": "\(status.serving == .serving ? "serving" : "draining")", "serverVersion": \(jsonString(status.serverVersion)), \
+            "protocolVersion": \(status.protocolVersion), "store": \(jsonString(status.store)), "uptimeMs": \(status.uptimeMilliseconds), \
+            "openConnections": \(status.openConnections), "storeLocation": \(string(store.location)), "storeHost": \(string(store.host)), \
+            "storeSizeBytes": \(number(store.sizeBytes)), "records": \(number(store.records)), "queueDepth": \(store.queueDepth), \
+            "storeAvailable": \(store.available), "storeProblem": \(string(store.problem))}
+            """
+    }
+}
+
+/// `value` as a JSON string literal.
+func jsonString(_ value: String) -> String {
+    var out = "\""
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
 }

@@ -22,7 +22,7 @@ struct Irisk: AsyncParsableCommand {
             (SIGINT), 143 terminated (SIGTERM); the README's "Exit codes" says when each happens.
             """,
         version: IdentityRiskVersion.current,
-        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Version.self, Completion.self]
+        subcommands: [Create.self, Get.self, List.self, Watch.self, Update.self, Delete.self, Import.self, Health.self, Stats.self, Version.self, Completion.self]
     )
 
     /// Checks the first argument for a mistyped command (`irisk creat`: did

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Prometheus
 import IdentityRiskCore
 import IdentityRiskServer
 import IdentityRiskService
@@ -202,6 +203,34 @@ struct Iriskd: AsyncParsableCommand {
         }
     }
 
+    @Option(help: ArgumentHelp(
+        "Serve Prometheus metrics over HTTP on this Unix socket (curl --unix-socket PATH http://localhost/metrics). Off by default.",
+        valueName: "path"))
+    var metricsSocket: String?
+
+    @Option(help: "The metrics socket's permission bits, octal.")
+    var metricsSocketMode: String = "0600"
+
+    @Option(help: ArgumentHelp(
+        "Serve Prometheus metrics over HTTP on this loopback TCP address, e.g. 127.0.0.1:9464 or [::1]:9464. Only loopback addresses are accepted (metrics are not authenticated). Off by default.",
+        valueName: "host:port"))
+    var metricsListen: String?
+
+    @Option(help: "Every this many seconds with traffic, log one info line with rates, errors by status and queue depth (0: never).")
+    var summaryInterval: Int = 60
+
+    /// swift-prometheus with buckets that suit this server: calls of tens of
+    /// microseconds to seconds, commits of 100 µs (memory of a fast disk) to
+    /// seconds, batches of 1 to the 1,024 writes a transaction takes at most.
+    static func prometheusFactory() -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
+        let micros: [Int64] = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000]
+        factory.durationHistogramBuckets[ServerMetrics.Name.requestDuration] = micros.map { .microseconds($0) }
+        factory.durationHistogramBuckets[ServerMetrics.Name.commitDuration] = micros.dropFirst(2).map { .microseconds($0) }
+        factory.valueHistogramBuckets[ServerMetrics.Name.commitBatchSize] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+        return factory
+    }
+
     var storeSpec: StoreSpec {
         get throws(IdentityRiskError) { try StoreSpec(parsing: store, defaultSQLitePath: Self.defaultDatabasePath) }
     }
@@ -232,13 +261,77 @@ struct Iriskd: AsyncParsableCommand {
         for text in grantTexts where PermissionGrant(parsing: text) == nil {
             throw ValidationError("--grant '\(text)' is not \(PermissionGrant.format)")
         }
+        guard (0...86_400).contains(summaryInterval) else {
+            throw ValidationError("--summary-interval \(summaryInterval) is not 0 (off) ... 86400 seconds")
+        }
         if let problem = serverConfiguration.problem {
             throw ValidationError("invalid limits: \(problem)")
         }
+        _ = try metricsConfiguration
+    }
+
+    /// The metrics endpoint asked for, checked; `nil` without `--metrics-socket` and `--metrics-listen`.
+    var metricsConfiguration: MetricsEndpoint.Configuration? {
+        get throws {
+            guard metricsSocket != nil || metricsListen != nil else {
+                guard metricsSocketMode == "0600" else { throw ValidationError("--metrics-socket-mode needs --metrics-socket") }
+                return nil
+            }
+            var configuration = MetricsEndpoint.Configuration()
+            if let path = metricsSocket {
+                guard !path.isEmpty else { throw ValidationError("--metrics-socket needs a path") }
+                guard path != socket else {
+                    throw ValidationError("--metrics-socket '\(path)' is the server's own --socket; give the metrics a socket of their own")
+                }
+                guard path.utf8.count <= 100 else {
+                    throw ValidationError("--metrics-socket '\(path)' is \(path.utf8.count) bytes; a Unix socket path is at most 100 here")
+                }
+                guard let mode = UInt32(metricsSocketMode, radix: 8), mode <= 0o777 else {
+                    throw ValidationError("--metrics-socket-mode '\(metricsSocketMode)' is not an octal mode like 0600 or 0660")
+                }
+                configuration.socketPath = path
+                configuration.socketMode = mode
+                configuration.socketGroupID = socketGroup
+            }
+            if let text = metricsListen {
+                let (host, port) = try Self.parseLoopback(text)
+                configuration.listenHost = host
+                configuration.listenPort = port
+            }
+            return configuration
+        }
+    }
+
+    /// `HOST:PORT` with a loopback host (127.0.0.0/8, ::1, localhost) and a port 1 ... 65535.
+    static func parseLoopback(_ text: String) throws -> (String, Int) {
+        let host: String
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw ValidationError("--metrics-listen '\(text)' has no port; write [::1]:PORT") }
+            portText = rest.dropFirst()
+        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
+            host = String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+        } else {
+            throw ValidationError("--metrics-listen '\(text)' is not HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464")
+        }
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw ValidationError("--metrics-listen '\(text)': the port must be 1 ... 65535")
+        }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        let isIPv4Loopback = octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+        guard isIPv4Loopback || host == "::1" || host == "localhost" else {
+            throw ValidationError(
+                "--metrics-listen '\(text)': \(host.isEmpty ? "no host" : "'\(host)' is not a loopback address"); metrics are served without authentication, "
+                    + "so only 127.0.0.1 (127.0.0.0/8), [::1] or localhost are accepted; to publish them further, put a proxy in front, or use --metrics-socket")
+        }
+        return (host, port)
     }
 
     var serverConfiguration: ServerConfiguration {
-        ServerConfiguration(
+        var configuration = ServerConfiguration(
             socketPath: (try? socketPath) ?? "",
             socketMode: UInt32(socketMode, radix: 8) ?? 0o600,
             socketGroupID: socketGroup,
@@ -262,6 +355,9 @@ struct Iriskd: AsyncParsableCommand {
             watchBookmarkIntervalMilliseconds: watchBookmarkIntervalMs,
             watchLingerMilliseconds: watchLingerMs,
             shutdownGraceMilliseconds: shutdownGraceMs)
+        configuration.summaryIntervalMilliseconds = Int64(clamping: summaryInterval).multipliedReportingOverflow(by: 1000).overflow
+            ? Int64.max : Int64(clamping: summaryInterval) * 1000
+        return configuration
     }
 
     func run() async throws {
@@ -318,13 +414,23 @@ struct Iriskd: AsyncParsableCommand {
             logger.info("store: \(spec) (WAL, synchronous=FULL, group commit)")
         }
 
+        let metricsConfiguration = try self.metricsConfiguration
+        let prometheus = metricsConfiguration.map { _ in Self.prometheusFactory() }
         let server = IdentityRiskServer(
             configuration: configuration,
             store: eventStore,
-            logger: logger)
-        // The store first: on shutdown the server (last) stops first and drains,
-        // then the store commits and answers what is queued, and closes.
+            logger: logger,
+            metrics: prometheus.map { ServerMetrics(factory: $0) })
         var services: [any Service] = [eventStore, server]
+        if let metricsConfiguration, let prometheus {
+            let registry = prometheus.registry
+            services.append(MetricsEndpoint(configuration: metricsConfiguration, logger: logger) { [server] in
+                server.refreshMetrics()
+                return registry.emitToBuffer()
+            })
+        }
+        // The store first: on shutdown the server (after it) stops first and drains,
+        // then the store commits and answers what is queued, and closes.
         if let notifier {
             // The pinger first (it stops last), the readiness notifier last (it hears of shutdown first).
             if let interval = notifier.watchdogInterval {

@@ -99,7 +99,7 @@ struct HardeningFieldTests {
         #expect(violation?.description.contains(String(limit)) == true, "\(name): \(String(describing: violation))")
     }
 
-    @Test("unknown methods (new oneof members) get UNIMPLEMENTED; the connection stays usable", arguments: [UInt64(23), 63, 65, 127, 536_870_911])
+    @Test("unknown methods (new oneof members) get UNIMPLEMENTED; the connection stays usable", arguments: [UInt64(24), 63, 65, 127, 536_870_911])
     func unknownMethod(field: UInt64) async throws {
         let error = try await attack(Proto.tag(1, 0) + Proto.varint(42) + Proto.bytes(field, []), store: MemoryEventStore())
         #expect(error?.code == .unimplemented)

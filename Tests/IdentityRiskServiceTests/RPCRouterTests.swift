@@ -39,7 +39,7 @@ struct RPCRouterTests {
         }
         let writes = Set(descriptors.filter { $0.permission == .readWrite }.map(\.name))
         #expect(writes == ["create", "update", "delete"])
-        #expect(Set(descriptors.filter { $0.permission == .read }.map(\.name)) == ["get", "list", "health", "watch"])
+        #expect(Set(descriptors.filter { $0.permission == .read }.map(\.name)) == ["get", "list", "health", "stats", "watch"])
         #expect(Permission.readWrite.allows(.read) && Permission.readWrite.allows(.readWrite))
         #expect(Permission.read.allows(.read) && !Permission.read.allows(.readWrite))
     }
@@ -48,7 +48,7 @@ struct RPCRouterTests {
     func missing() {
         var router = RPCRouter()
         router.register(IdentityRiskMethods.Health.self) { _, _, writer in writer.respond(.failure(IdentityRiskError(code: .internal, message: "x"))) }
-        #expect(Set(router.missingMethods.map(\.name)) == ["create", "get", "list", "update", "delete", "watch"])
+        #expect(Set(router.missingMethods.map(\.name)) == ["create", "get", "list", "update", "delete", "stats", "watch"])
         #expect(router.handler(for: IdentityRiskMethods.Create.self) == nil)
         #expect(router.handler(for: IdentityRiskMethods.Health.self) != nil)
     }

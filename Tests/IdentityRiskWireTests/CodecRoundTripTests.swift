@@ -248,6 +248,7 @@ struct CodecRoundTripTests {
         .call(List.self, ListEvents.Request()),
         .call(List.self, ListEvents.Request(filter: "userId eq 'u1'", order: .riskEventDescending, top: 1, pageToken: "")),
         .call(Health.self, HealthRequest()),
+        .call(IdentityRiskMethods.Stats.self, StatsRequest()),
         .call(Update.self, UpdateEvent.Request(id: "evt-0001", patch: EventPatch())),
         .call(Update.self, UpdateEvent.Request(
             id: "evt-0001", patch: EventPatch(fields: [.riskLevel], values: IdentityRiskEventDraft(riskLevel: .low)), ifMatch: 3)),
@@ -388,6 +389,32 @@ struct CodecRoundTripTests {
     @Test("health survives, serving and draining", arguments: Fixtures.healths)
     func healthResult(_ health: HealthStatus) throws {
         #expect(try roundTrip(Health.self, callID: 25, .success(health)) == DecodedResponse(callID: 25, result: .success(health)))
+    }
+
+    @Test("stats survive: counts at their limits, every error code, both rate windows, commit percentiles present and absent")
+    func statsResult() throws {
+        let full = StatsReport(
+            uptimeMilliseconds: UInt64.max, records: 7, creates: 5, idempotentCreates: 1, updates: 2, deletes: 1, callsOK: 9,
+            errors: Fixtures.allCodes.enumerated().map { StatsReport.ErrorCount(code: $0.element, count: UInt64($0.offset + 1)) },
+            recent: .init(creates: 0.5, updates: 1e-9, deletes: 3, calls: 12_345.678, errors: 0.25), recentWindowMilliseconds: 10_000,
+            sinceStart: .init(creates: 1, updates: 2, deletes: 3, calls: 4, errors: 5),
+            commits: CommitStatistics(
+                commits: 42, window: 42, batchSize: .init(p50: 1, p90: 8, p99: 64, max: 1024),
+                latencyMicroseconds: .init(p50: 900, p90: 2000, p99: 9000, max: UInt64.max)),
+            queueDepth: UInt32.max, openConnections: 3, openWatchers: 2)
+        #expect(try roundTrip(IdentityRiskMethods.Stats.self, callID: 26, .success(full)) == DecodedResponse(callID: 26, result: .success(full)))
+        let memory = StatsReport(uptimeMilliseconds: 1, records: 0, commits: nil)
+        let back = try #require(success(try roundTrip(IdentityRiskMethods.Stats.self, callID: 27, .success(memory))))
+        #expect(back == memory)
+        #expect(back.commits == nil, "a store without a group commit reports none, not zeros")
+    }
+
+    @Test("commit percentiles are nearest-rank")
+    func percentiles() {
+        let p = CommitStatistics.Percentiles(of: Array(1...100).map { UInt64($0) }.shuffled())
+        #expect(p == .init(p50: 50, p90: 90, p99: 99, max: 100))
+        #expect(CommitStatistics.Percentiles(of: [7]) == .init(p50: 7, p90: 7, p99: 7, max: 7))
+        #expect(CommitStatistics.Percentiles(of: []) == .init())
     }
 
     @Test("failure survives for every code, with violations, inner codes and retry-after", arguments: Fixtures.allCodes)

@@ -67,6 +67,7 @@ struct FrameDecoderTests {
         patch.set(.userDisplayName, nil)
         call(Update.self, UpdateEvent.Request(id: "evt-0001", patch: patch, ifMatch: 2), callID: 6, timeoutMilliseconds: 1)
         call(Delete.self, DeleteEvent.Request(id: "evt-0001"), callID: 7)
+        call(IdentityRiskMethods.Stats.self, StatsRequest(), callID: 9)
         call(Watch.self, WatchChanges.Request(filter: "riskLevel eq 'high'", start: .after(ChangeCursor(99))), callID: 8)
         call(Create.self, IdentityRiskEventDraft(userId: "ユーザー🔑"), callID: UInt64.max, timeoutMilliseconds: UInt32.max)
         return (stream.map(\.0), stream.map(\.1))
@@ -336,7 +337,7 @@ struct FrameDecoderTests {
     }
 
     @Test("an unknown oneof field number reads as .noMethod, keeping call id and timeout",
-          arguments: [23, 24, 63, 65, 99, 127, 128, 1000])
+          arguments: [24, 25, 63, 65, 99, 127, 128, 1000])
     func unknownOneofField(_ field: Int) {
         // Not a field of the generated Request (else pick another number).
         let known = withUnsafePointer(to: identityrisk__v1__request__descriptor) {

@@ -35,6 +35,12 @@ enum Fixtures {
         HealthStatus(serving: .serving, serverVersion: "1.2.3", protocolVersion: 1, store: "sqlite", uptimeMilliseconds: 0, openConnections: 0),
         HealthStatus(serving: .draining, serverVersion: "0.0.1-β+build", protocolVersion: UInt32.max, store: "memory",
                      uptimeMilliseconds: UInt64.max, openConnections: UInt32.max),
+        HealthStatus(serving: .serving, serverVersion: "1", protocolVersion: 1, store: "sqlite", uptimeMilliseconds: 5, openConnections: 2,
+                     storeStatus: StoreStatus(kind: "sqlite", location: "/var/lib/identityrisk/events.sqlite", sizeBytes: UInt64.max,
+                                              records: 0, queueDepth: 8192)),
+        HealthStatus(serving: .serving, serverVersion: "1", protocolVersion: 1, store: "postgresql", uptimeMilliseconds: 5, openConnections: 2,
+                     storeStatus: StoreStatus(kind: "postgresql", host: "db.example:5432", records: nil, available: false,
+                                              problem: "connection refused — 再試行")),
     ]
 
     /// Every code `IdentityRiskError.Code` has (it is not CaseIterable by design).

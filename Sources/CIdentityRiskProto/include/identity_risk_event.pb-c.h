@@ -31,6 +31,12 @@ typedef struct Identityrisk__V1__WatchRequest Identityrisk__V1__WatchRequest;
 typedef struct Identityrisk__V1__WatchResponse Identityrisk__V1__WatchResponse;
 typedef struct Identityrisk__V1__HealthRequest Identityrisk__V1__HealthRequest;
 typedef struct Identityrisk__V1__HealthResponse Identityrisk__V1__HealthResponse;
+typedef struct Identityrisk__V1__StatsRequest Identityrisk__V1__StatsRequest;
+typedef struct Identityrisk__V1__StatsResponse Identityrisk__V1__StatsResponse;
+typedef struct Identityrisk__V1__StatsResponse__Rates Identityrisk__V1__StatsResponse__Rates;
+typedef struct Identityrisk__V1__StatsResponse__ErrorCount Identityrisk__V1__StatsResponse__ErrorCount;
+typedef struct Identityrisk__V1__StatsResponse__Percentiles Identityrisk__V1__StatsResponse__Percentiles;
+typedef struct Identityrisk__V1__StatsResponse__Commits Identityrisk__V1__StatsResponse__Commits;
 typedef struct Identityrisk__V1__CancelRequest Identityrisk__V1__CancelRequest;
 typedef struct Identityrisk__V1__FieldViolation Identityrisk__V1__FieldViolation;
 typedef struct Identityrisk__V1__Status Identityrisk__V1__Status;
@@ -453,10 +459,173 @@ struct  Identityrisk__V1__HealthResponse
   char *store;
   uint64_t uptime_ms;
   uint32_t open_connections;
+  /*
+   * The store's status (fields 7-14; a server before them sends none).
+   */
+  /*
+   * sqlite: the database file's path; empty: none (memory)
+   */
+  char *store_location;
+  /*
+   * a networked store's server (postgresql); empty otherwise
+   */
+  char *store_host;
+  /*
+   * on disk (sqlite: main file + -wal); 0: not known
+   */
+  uint64_t store_size_bytes;
+  /*
+   * records stored (see store_records_unknown)
+   */
+  uint64_t store_records;
+  /*
+   * writes waiting for the group commit
+   */
+  uint32_t store_queue_depth;
+  /*
+   * true: the store cannot serve calls now (see store_problem)
+   */
+  protobuf_c_boolean store_unavailable;
+  /*
+   * why it is unavailable; empty when available
+   */
+  char *store_problem;
+  /*
+   * true: the store cannot tell (store_records is 0)
+   */
+  protobuf_c_boolean store_records_unknown;
 };
 #define IDENTITYRISK__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__health_response__descriptor) \
-    , IDENTITYRISK__V1__HEALTH_RESPONSE__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , IDENTITYRISK__V1__HEALTH_RESPONSE__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Identityrisk__V1__StatsRequest
+{
+  ProtobufCMessage base;
+};
+#define IDENTITYRISK__V1__STATS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__stats_request__descriptor) \
+     }
+
+
+/*
+ * Per second over a window of calls answered.
+ */
+struct  Identityrisk__V1__StatsResponse__Rates
+{
+  ProtobufCMessage base;
+  double creates;
+  double updates;
+  double deletes;
+  /*
+   * every call answered, OK or not
+   */
+  double calls;
+  double errors;
+};
+#define IDENTITYRISK__V1__STATS_RESPONSE__RATES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__stats_response__rates__descriptor) \
+    , 0, 0, 0, 0, 0 }
+
+
+struct  Identityrisk__V1__StatsResponse__ErrorCount
+{
+  ProtobufCMessage base;
+  Identityrisk__V1__StatusCode code;
+  uint64_t count;
+};
+#define IDENTITYRISK__V1__STATS_RESPONSE__ERROR_COUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__stats_response__error_count__descriptor) \
+    , IDENTITYRISK__V1__STATUS_CODE__STATUS_CODE_OK, 0 }
+
+
+/*
+ * Nearest-rank percentiles over the store's last `window` commits.
+ */
+struct  Identityrisk__V1__StatsResponse__Percentiles
+{
+  ProtobufCMessage base;
+  uint64_t p50;
+  uint64_t p90;
+  uint64_t p99;
+  uint64_t max;
+};
+#define IDENTITYRISK__V1__STATS_RESPONSE__PERCENTILES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__stats_response__percentiles__descriptor) \
+    , 0, 0, 0, 0 }
+
+
+struct  Identityrisk__V1__StatsResponse__Commits
+{
+  ProtobufCMessage base;
+  /*
+   * transactions since the store opened
+   */
+  uint64_t commits;
+  /*
+   * how many of the latest the percentiles cover
+   */
+  uint32_t window;
+  /*
+   * writes per transaction
+   */
+  Identityrisk__V1__StatsResponse__Percentiles *batch_size;
+  /*
+   * wall time per transaction, fsync included, microseconds
+   */
+  Identityrisk__V1__StatsResponse__Percentiles *latency_us;
+};
+#define IDENTITYRISK__V1__STATS_RESPONSE__COMMITS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__stats_response__commits__descriptor) \
+    , 0, 0, NULL, NULL }
+
+
+/*
+ * Counts since the server started. A call is counted once, when answered,
+ * by the method it named and its status.
+ */
+struct  Identityrisk__V1__StatsResponse
+{
+  ProtobufCMessage base;
+  uint64_t uptime_ms;
+  uint64_t records;
+  /*
+   * creates answered OK (new and idempotent repeats)
+   */
+  uint64_t creates;
+  /*
+   * of those, the record was already stored
+   */
+  uint64_t idempotent_creates;
+  uint64_t updates;
+  uint64_t deletes;
+  /*
+   * every method
+   */
+  uint64_t calls_ok;
+  /*
+   * codes that occurred only
+   */
+  size_t n_errors;
+  Identityrisk__V1__StatsResponse__ErrorCount **errors;
+  /*
+   * over the last recent_window_ms
+   */
+  Identityrisk__V1__StatsResponse__Rates *recent;
+  uint64_t recent_window_ms;
+  Identityrisk__V1__StatsResponse__Rates *since_start;
+  /*
+   * unset: the store has no group commit (memory)
+   */
+  Identityrisk__V1__StatsResponse__Commits *commits;
+  uint32_t queue_depth;
+  uint32_t open_connections;
+  uint32_t open_watchers;
+};
+#define IDENTITYRISK__V1__STATS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identityrisk__v1__stats_response__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, 0,NULL, NULL, 0, NULL, NULL, 0, 0, 0 }
 
 
 /*
@@ -534,6 +703,7 @@ typedef enum {
   IDENTITYRISK__V1__REQUEST__METHOD_CANCEL = 20,
   IDENTITYRISK__V1__REQUEST__METHOD_UPDATE = 21,
   IDENTITYRISK__V1__REQUEST__METHOD_DELETE = 22,
+  IDENTITYRISK__V1__REQUEST__METHOD_STATS = 23,
   IDENTITYRISK__V1__REQUEST__METHOD_WATCH = 64
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__REQUEST__METHOD__CASE)
 } Identityrisk__V1__Request__MethodCase;
@@ -559,8 +729,9 @@ struct  Identityrisk__V1__Request
     Identityrisk__V1__CancelRequest *cancel;
     Identityrisk__V1__UpdateRequest *update;
     Identityrisk__V1__DeleteRequest *delete_;
+    Identityrisk__V1__StatsRequest *stats;
     /*
-     * 23..63 reserved for future unary methods; 64..127 for server-streaming ones.
+     * 24..63 reserved for future unary methods; 64..127 for server-streaming ones.
      */
     Identityrisk__V1__WatchRequest *watch;
   };
@@ -578,6 +749,7 @@ typedef enum {
   IDENTITYRISK__V1__RESPONSE__RESULT_HEALTH = 19,
   IDENTITYRISK__V1__RESPONSE__RESULT_UPDATE = 21,
   IDENTITYRISK__V1__RESPONSE__RESULT_DELETE = 22,
+  IDENTITYRISK__V1__RESPONSE__RESULT_STATS = 23,
   IDENTITYRISK__V1__RESPONSE__RESULT_WATCH = 64
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(IDENTITYRISK__V1__RESPONSE__RESULT__CASE)
 } Identityrisk__V1__Response__ResultCase;
@@ -598,6 +770,7 @@ struct  Identityrisk__V1__Response
     Identityrisk__V1__HealthResponse *health;
     Identityrisk__V1__UpdateResponse *update;
     Identityrisk__V1__DeleteResponse *delete_;
+    Identityrisk__V1__StatsResponse *stats;
     Identityrisk__V1__WatchResponse *watch;
   };
 };
@@ -910,6 +1083,56 @@ Identityrisk__V1__HealthResponse *
 void   identityrisk__v1__health_response__free_unpacked
                      (Identityrisk__V1__HealthResponse *message,
                       ProtobufCAllocator *allocator);
+/* Identityrisk__V1__StatsRequest methods */
+void   identityrisk__v1__stats_request__init
+                     (Identityrisk__V1__StatsRequest         *message);
+size_t identityrisk__v1__stats_request__get_packed_size
+                     (const Identityrisk__V1__StatsRequest   *message);
+size_t identityrisk__v1__stats_request__pack
+                     (const Identityrisk__V1__StatsRequest   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__stats_request__pack_to_buffer
+                     (const Identityrisk__V1__StatsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__StatsRequest *
+       identityrisk__v1__stats_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__stats_request__free_unpacked
+                     (Identityrisk__V1__StatsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identityrisk__V1__StatsResponse__Rates methods */
+void   identityrisk__v1__stats_response__rates__init
+                     (Identityrisk__V1__StatsResponse__Rates         *message);
+/* Identityrisk__V1__StatsResponse__ErrorCount methods */
+void   identityrisk__v1__stats_response__error_count__init
+                     (Identityrisk__V1__StatsResponse__ErrorCount         *message);
+/* Identityrisk__V1__StatsResponse__Percentiles methods */
+void   identityrisk__v1__stats_response__percentiles__init
+                     (Identityrisk__V1__StatsResponse__Percentiles         *message);
+/* Identityrisk__V1__StatsResponse__Commits methods */
+void   identityrisk__v1__stats_response__commits__init
+                     (Identityrisk__V1__StatsResponse__Commits         *message);
+/* Identityrisk__V1__StatsResponse methods */
+void   identityrisk__v1__stats_response__init
+                     (Identityrisk__V1__StatsResponse         *message);
+size_t identityrisk__v1__stats_response__get_packed_size
+                     (const Identityrisk__V1__StatsResponse   *message);
+size_t identityrisk__v1__stats_response__pack
+                     (const Identityrisk__V1__StatsResponse   *message,
+                      uint8_t             *out);
+size_t identityrisk__v1__stats_response__pack_to_buffer
+                     (const Identityrisk__V1__StatsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identityrisk__V1__StatsResponse *
+       identityrisk__v1__stats_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identityrisk__v1__stats_response__free_unpacked
+                     (Identityrisk__V1__StatsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Identityrisk__V1__CancelRequest methods */
 void   identityrisk__v1__cancel_request__init
                      (Identityrisk__V1__CancelRequest         *message);
@@ -1055,6 +1278,24 @@ typedef void (*Identityrisk__V1__HealthRequest_Closure)
 typedef void (*Identityrisk__V1__HealthResponse_Closure)
                  (const Identityrisk__V1__HealthResponse *message,
                   void *closure_data);
+typedef void (*Identityrisk__V1__StatsRequest_Closure)
+                 (const Identityrisk__V1__StatsRequest *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__StatsResponse__Rates_Closure)
+                 (const Identityrisk__V1__StatsResponse__Rates *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__StatsResponse__ErrorCount_Closure)
+                 (const Identityrisk__V1__StatsResponse__ErrorCount *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__StatsResponse__Percentiles_Closure)
+                 (const Identityrisk__V1__StatsResponse__Percentiles *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__StatsResponse__Commits_Closure)
+                 (const Identityrisk__V1__StatsResponse__Commits *message,
+                  void *closure_data);
+typedef void (*Identityrisk__V1__StatsResponse_Closure)
+                 (const Identityrisk__V1__StatsResponse *message,
+                  void *closure_data);
 typedef void (*Identityrisk__V1__CancelRequest_Closure)
                  (const Identityrisk__V1__CancelRequest *message,
                   void *closure_data);
@@ -1099,6 +1340,12 @@ extern const ProtobufCMessageDescriptor identityrisk__v1__watch_response__descri
 extern const ProtobufCMessageDescriptor identityrisk__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__health_response__descriptor;
 extern const ProtobufCEnumDescriptor    identityrisk__v1__health_response__serving_status__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__stats_request__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__stats_response__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__stats_response__rates__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__stats_response__error_count__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__stats_response__percentiles__descriptor;
+extern const ProtobufCMessageDescriptor identityrisk__v1__stats_response__commits__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__cancel_request__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__field_violation__descriptor;
 extern const ProtobufCMessageDescriptor identityrisk__v1__status__descriptor;
