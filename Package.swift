@@ -30,6 +30,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        // The PostgreSQL store (fleets): postgres-nio's PostgresClient, and swift-nio-ssl (already
+        // one of its dependencies) for the TLS configuration of `sslmode`.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // System library: libprotobuf-c (Debian: libprotobuf-c-dev).
@@ -61,13 +65,16 @@ let package = Package(
         ),
         // Microsoft Graph JSON shapes (record, request body, errors); used by the CLI.
         .target(name: "IdentityRiskGraphJSON", dependencies: ["IdentityRiskCore"], swiftSettings: strictSettings),
-        // EventStore implementations: SQLite (durable default) and in-memory (tests, non-durable).
+        // EventStore implementations: SQLite (durable default), PostgreSQL (fleets) and in-memory
+        // (tests, non-durable).
         .target(
             name: "IdentityRiskStore",
             dependencies: [
                 "IdentityRiskCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -212,6 +219,7 @@ let package = Package(
                 "IdentityRiskStore",
                 "IdentityRiskTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

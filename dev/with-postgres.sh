@@ -69,7 +69,7 @@ trap 'exit 143' TERM
 as_pg "$BIN/initdb" -D "$DATA" -U "$PGUSER_OS" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 \
   || { cat "$WORK/initdb.log" >&2; exit 1; }
 if ! as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start \
-  -o "-c listen_addresses='' -c unix_socket_directories='$SOCKET' -c fsync=on -c synchronous_commit=on -c max_connections=300" >/dev/null; then
+  -o "-c listen_addresses='' -c unix_socket_directories='$SOCKET' -c fsync=on -c synchronous_commit=on -c max_connections=400" >/dev/null; then
   cat "$LOG" >&2
   exit 1
 fi

@@ -271,7 +271,9 @@ struct Iriskd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("iriskd: error: cannot open the store: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if spec.isDurable {
+        if case .postgres = spec.kind {
+            logger.info("store: \(spec) (PostgreSQL, synchronous_commit=on, group commit)")
+        } else if spec.isDurable {
             logger.info("store: \(spec) (WAL, synchronous=FULL, group commit)")
         }
 
