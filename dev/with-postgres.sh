@@ -62,9 +62,12 @@ cleanup() {
   rm -rf "$WORK"
   exit "$status"
 }
+CHILD=
+# On INT/TERM (a watchdog, a timeout), stop CMD too before removing the cluster.
+stop() { [ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit "$1"; }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'stop 130' INT
+trap 'stop 143' TERM
 
 as_pg "$BIN/initdb" -D "$DATA" -U "$PGUSER_OS" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 \
   || { cat "$WORK/initdb.log" >&2; exit 1; }
@@ -78,7 +81,9 @@ as_pg "$BIN/createdb" -h "$SOCKET" -U "$PGUSER_OS" irisk
 export IRISK_TEST_POSTGRES_URL="postgresql://$PGUSER_OS@/irisk?host=$SOCKET"
 echo "with-postgres: PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') at $IRISK_TEST_POSTGRES_URL" >&2
 set +e
-"$@"
+"$@" &
+CHILD=$!
+wait "$CHILD"
 status=$?
 set -e
 exit "$status"

@@ -630,15 +630,68 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// Runs `body` on a pooled connection; its errors become ``IdentityRiskError``.
+    /// Waiting for the connection is bounded by ``Configuration/connectTimeout``
+    /// (the pool alone would keep a call waiting while it retries an
+    /// unreachable server); once leased, `body` runs to its end.
     private func withConnection<T: Sendable>(
-        _ doing: String, _ body: @Sendable (PostgresConnection) async throws -> T
+        _ doing: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(IdentityRiskError) -> T {
+        let client = self.client
+        let timeout = configuration.connectTimeout
+        let lease = LeaseDeadline()
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        guard lease.leased() else { throw LeaseDeadline.Expired() }
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    guard lease.expire() else { return nil }  // leased in time: its result decides
+                    throw LeaseDeadline.Expired()
+                }
+                while let result = try await group.next() {
+                    if let value = result {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw CancellationError()
+            }
         } catch let error as IdentityRiskError {
             throw error
+        } catch is LeaseDeadline.Expired {
+            throw IdentityRiskError(
+                code: .unavailable,
+                message: "could not \(doing): no connection to PostgreSQL at \(location.serverDescription) within \(timeout) (it may be down or unreachable)",
+                retryAfterMilliseconds: 1000)
         } catch {
             throw Self.databaseError(error, doing: doing, server: location.serverDescription)
+        }
+    }
+
+    /// Which came first: the connection or the deadline (then the other gives up).
+    private final class LeaseDeadline: Sendable {
+        struct Expired: Error {}
+        /// 0: waiting, 1: leased, 2: expired.
+        private let state = Mutex(0)
+
+        /// Whether the connection came first.
+        func leased() -> Bool {
+            state.withLock { state in
+                if state == 0 { state = 1 }
+                return state == 1
+            }
+        }
+
+        /// Whether the deadline came first.
+        func expire() -> Bool {
+            state.withLock { state in
+                if state == 0 { state = 2 }
+                return state == 2
+            }
         }
     }
 
@@ -647,7 +700,7 @@ public final class PostgresEventStore: EventStore {
     /// instead of failing), REPEATABLE READ READ ONLY for reads (one snapshot).
     /// An error thrown by `body` rolls it back.
     private func withTransaction<T: Sendable>(
-        _ doing: String, write: Bool, _ body: @Sendable (PostgresConnection) async throws -> T
+        _ doing: String, write: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(IdentityRiskError) -> T {
         let logger = self.logger
         return try await withConnection(doing) { connection in
