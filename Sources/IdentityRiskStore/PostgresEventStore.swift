@@ -315,8 +315,44 @@ public final class PostgresEventStore: EventStore {
         }
         let task = background.withLock { $0 }
         task?.cancel()
-        await task?.value
+        if let task { await Self.awaitEnd(of: task, atMost: .seconds(10), logger: logger) }
         changeFeed.close()
+    }
+
+    /// Waits for `task` to end, but at most `limit` (then logs and returns:
+    /// the connections close on their own once the client's run ends).
+    private static func awaitEnd(of task: Task<Void, Never>, atMost limit: Duration, logger: Logger) async {
+        let gate = ResumeOnce()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            gate.set(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                if !Task.isCancelled, gate.resume() {
+                    logger.warning("the PostgreSQL client did not stop within \(limit); closing the store anyway")
+                }
+            }
+            Task {
+                await task.value
+                timer.cancel()
+                _ = gate.resume()
+            }
+        }
+    }
+
+    /// A continuation resumed by whichever comes first.
+    private final class ResumeOnce: Sendable {
+        private let continuation = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+        func set(_ value: CheckedContinuation<Void, Never>) {
+            continuation.withLock { $0 = value }
+        }
+
+        /// Whether this call resumed it.
+        func resume() -> Bool {
+            guard let value = continuation.withLock({ current in defer { current = nil }; return current }) else { return false }
+            value.resume()
+            return true
+        }
     }
 
     // MARK: - Admission
