@@ -14,21 +14,29 @@ extension PostgresEventStore {
         /// How often this host prunes the change log (when retention has a bound).
         public var changePruneInterval: Duration
         /// How often this host reads the changes other hosts committed into its
-        /// ``PostgresEventStore/changeFeed`` (its own are published as they commit).
+        /// ``PostgresEventStore/changeFeed`` (its own are published as they
+        /// commit), whether or not a notification came: the safety net under
+        /// ``listensForChanges``, so a lost notification delays a change by at
+        /// most this long and never loses it.
         public var changePollInterval: Duration
+        /// Whether one of the pool's connections LISTENs for the other hosts'
+        /// commits (`NOTIFY irisk_changes`, sent by every writing transaction)
+        /// and catches up at once; otherwise only the poll does.
+        public var listensForChanges: Bool
         /// How long opening one connection may take.
         public var connectTimeout: Duration
 
         public init(
             maxQueuedWrites: Int = 8192, maxBatchSize: Int = 512, changeRetention: ChangeRetention = .default,
-            changePruneInterval: Duration = .seconds(1), changePollInterval: Duration = .milliseconds(250),
-            connectTimeout: Duration = .seconds(5)
+            changePruneInterval: Duration = .seconds(1), changePollInterval: Duration = .seconds(1),
+            listensForChanges: Bool = true, connectTimeout: Duration = .seconds(5)
         ) {
             self.maxQueuedWrites = maxQueuedWrites
             self.maxBatchSize = maxBatchSize
             self.changeRetention = changeRetention
             self.changePruneInterval = changePruneInterval
             self.changePollInterval = changePollInterval
+            self.listensForChanges = listensForChanges
             self.connectTimeout = connectTimeout
         }
 

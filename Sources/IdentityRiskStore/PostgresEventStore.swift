@@ -55,9 +55,11 @@ import Synchronization
 ///
 /// ``list(_:)`` reads its page and the cursor in one REPEATABLE READ snapshot,
 /// so the page reflects exactly the changes up to the cursor.
-/// ``changeFeed`` gets this host's changes as they commit and, every
-/// ``Configuration/changePollInterval``, the changes other hosts committed
-/// (`PostgresFeedPump`: always in cursor order, never with a gap).
+/// ``changeFeed`` gets this host's changes as they commit, and the changes
+/// other hosts committed when their `NOTIFY irisk_changes` arrives (one pooled
+/// connection LISTENs), and in any case every
+/// ``Configuration/changePollInterval`` (`PostgresFeedPump`: always in cursor
+/// order, never with a gap; a lost notification only delays).
 ///
 /// Schema: versioned migrations (`PostgresSchema`) applied at start under a
 /// session advisory lock, so two hosts starting at once migrate once. The
@@ -110,7 +112,7 @@ public final class PostgresEventStore: EventStore {
             throw IdentityRiskError(code: .invalidArgument, message: "PostgresEventStore.Configuration.\(problem)", target: "configuration")
         }
         guard PostgresLocation.poolSizes.contains(location.poolSize) else {
-            throw IdentityRiskError(code: .invalidArgument, message: "the pool size must be in 1 ... 1000, got \(location.poolSize)", target: "store")
+            throw IdentityRiskError(code: .invalidArgument, message: "the pool size must be in \(PostgresLocation.poolSizes.lowerBound) ... \(PostgresLocation.poolSizes.upperBound), got \(location.poolSize)", target: "store")
         }
         self.location = location
         self.configuration = configuration
@@ -144,8 +146,12 @@ public final class PostgresEventStore: EventStore {
                 var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
                 tlsConfiguration.certificateVerification = .none
                 tls = location.sslMode == .prefer ? .prefer(tlsConfiguration) : .require(tlsConfiguration)
-            case .verifyFull:
-                tls = .require(TLSConfiguration.makeClientConfiguration())
+            case .verifyCA, .verifyFull:
+                var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+                if let roots = location.sslRootCertificate { tlsConfiguration.trustRoots = .file(roots) }
+                // verify-ca: the chain, not the name (libpq's meaning).
+                if location.sslMode == .verifyCA { tlsConfiguration.certificateVerification = .noHostnameVerification }
+                tls = .require(tlsConfiguration)
             }
             config = PostgresClient.Configuration(
                 host: host, port: port, username: location.username, password: location.password, database: location.database, tls: tls)
@@ -172,6 +178,7 @@ public final class PostgresEventStore: EventStore {
                 await self.startUp()
                 await withDiscardingTaskGroup { loops in
                     loops.addTask { await self.pollLoop() }
+                    if self.configuration.listensForChanges { loops.addTask { await self.listenLoop() } }
                     loops.addTask { await self.pruneLoop() }
                 }
             }
@@ -616,6 +623,35 @@ public final class PostgresEventStore: EventStore {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.changePollInterval)
             await pump.catchUp(through: nil)
+        }
+    }
+
+    /// Holds one pooled connection that LISTENs on
+    /// `PostgresSchema.notifyChannel` and catches the feed up to each
+    /// announced cursor it has not published yet (its own commits are already
+    /// there). Once listening it catches up once, for what committed before.
+    /// A broken connection is replaced after a second; meanwhile the poll
+    /// carries on.
+    private func listenLoop() async {
+        let feed = changeFeed
+        let pump = self.pump
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: PostgresSchema.notifyChannel) { notifications in
+                        await pump.catchUp(through: nil)
+                        for try await notification in notifications {
+                            guard let announced = UInt64(notification.payload) else { continue }
+                            if ChangeCursor(announced) <= feed.latest { continue }
+                            await pump.catchUp(through: ChangeCursor(announced))
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("LISTEN for other hosts' changes failed; retrying in 1 s (the poll goes on)", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

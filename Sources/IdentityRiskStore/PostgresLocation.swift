@@ -1,4 +1,5 @@
 public import IdentityRiskCore
+import Glibc
 
 /// Where a ``PostgresEventStore`` connects: the parsed `--store` URL.
 ///
@@ -7,15 +8,21 @@ public import IdentityRiskCore
 /// postgres://...                                  (the same)
 ///
 ///   host=/socket/dir    connect to the Unix socket DIR/.s.PGSQL.PORT (then HOST may be empty)
-///   sslmode=disable|prefer|require|verify-full     (libpq's meaning; default prefer; TCP only:
-///                       prefer and require encrypt without checking the certificate,
-///                       verify-full checks it against the system's roots and HOST)
-///   pool=N              most connections this host opens (1 ... 1000, default 10)
+///   sslmode=disable|prefer|require|verify-ca|verify-full
+///                       (libpq's meaning; default prefer; TCP only: prefer and require
+///                       encrypt without checking the certificate, verify-ca checks its
+///                       chain, verify-full its chain and that it names HOST)
+///   sslrootcert=PATH    the CA certificates (PEM) verify-ca and verify-full trust
+///                       (default: the system's roots)
+///   passfile=PATH       a libpq password file (default: PGPASSFILE, else ~/.pgpass)
+///   pool=N              most connections this host opens (2 ... 1000, default 10; one
+///                       of them LISTENs for the other hosts' changes)
 /// ```
 ///
-/// USER, PASSWORD, DB and `host` are percent-decoded. Without a PASSWORD in the
-/// URL, `PGPASSWORD` from the environment is used (when set). The password is
-/// never part of ``description``.
+/// USER, PASSWORD, DB and the parameters are percent-decoded. The password, as
+/// libpq looks for it: the URL's, else `PGPASSWORD` from the environment, else
+/// the first matching line of the password file (`PostgresPassfile`). The
+/// password is never part of ``description``.
 public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public enum Endpoint: Sendable, Hashable {
         case tcp(host: String, port: Int)
@@ -33,6 +40,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         case disable
         case prefer
         case require
+        case verifyCA = "verify-ca"
         case verifyFull = "verify-full"
     }
 
@@ -41,12 +49,14 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var password: String?
     public var database: String
     public var sslMode: SSLMode
+    /// The CA certificates (PEM file) that verify-ca and verify-full trust; nil: the system's.
+    public var sslRootCertificate: String?
     /// Most connections of this host's pool.
     public var poolSize: Int
 
     public static let defaultPort = 5432
     public static let defaultPoolSize = 10
-    public static let poolSizes = 1...1000
+    public static let poolSizes = 2...1000
 
     public init(
         endpoint: Endpoint, username: String, password: String? = nil, database: String,
@@ -61,7 +71,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The form of the URL, for help and errors.
-    public static let urlForm = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?host=/socket/dir&sslmode=disable|prefer|require|verify-full&pool=N]"
+    public static let urlForm = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?host=/socket/dir&sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=PATH&passfile=PATH&pool=N]"
 
     /// Whether `text` is meant as a PostgreSQL URL (its scheme).
     public static func isURL(_ text: String) -> Bool {
@@ -138,6 +148,8 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         var socketDirectory: String?
         var sslMode = SSLMode.prefer
         var poolSize = Self.defaultPoolSize
+        var sslRootCertificate: String?
+        var passfile: String?
         var seen: Set<String> = []
         for pair in (queryText ?? "").split(separator: "&", omittingEmptySubsequences: true) {
             guard let equals = pair.firstIndex(of: "=") else { throw invalid("the parameter '\(pair)' has no '=VALUE'") }
@@ -160,24 +172,43 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
                     throw invalid("pool='\(value)' is not a pool size; allowed: \(Self.poolSizes.lowerBound) ... \(Self.poolSizes.upperBound)")
                 }
                 poolSize = size
+            case "sslrootcert":
+                guard value.hasPrefix("/") else { throw invalid("sslrootcert='\(value)' must be an absolute path") }
+                sslRootCertificate = value
+            case "passfile":
+                guard value.hasPrefix("/") else { throw invalid("passfile='\(value)' must be an absolute path") }
+                passfile = value
             default:
-                throw invalid("the parameter '\(name)' is not known; allowed: host, sslmode, pool")
+                throw invalid("the parameter '\(name)' is not known; allowed: host, sslmode, sslrootcert, passfile, pool")
             }
         }
         let endpoint: Endpoint
         if let socketDirectory {
             endpoint = .unixSocket(directory: socketDirectory, port: port ?? Self.defaultPort)
-            if sslMode == .require || sslMode == .verifyFull {
+            if sslMode == .require || sslMode == .verifyCA || sslMode == .verifyFull {
                 throw invalid("sslmode=\(sslMode.rawValue) cannot be met on a Unix socket (host=\(socketDirectory)); use TCP or sslmode=disable|prefer")
             }
         } else {
             guard !host.isEmpty else { throw invalid("the host is empty: give '@HOST[:PORT]' or '?host=/socket/dir'") }
             endpoint = .tcp(host: host, port: port ?? Self.defaultPort)
         }
+        if sslRootCertificate != nil, sslMode != .verifyCA, sslMode != .verifyFull {
+            throw invalid("sslrootcert is used by sslmode=verify-ca or verify-full only, not sslmode=\(sslMode.rawValue)")
+        }
         if password == nil, let fromEnvironment = environment["PGPASSWORD"], !fromEnvironment.isEmpty {
             password = fromEnvironment
         }
+        if password == nil {
+            let named = passfile ?? environment["PGPASSFILE"].flatMap { $0.isEmpty ? nil : $0 }
+            let defaultFile = environment["HOME"].map { $0 + "/.pgpass" }
+            if let path = named {
+                password = try PostgresPassfile.password(at: path, endpoint: endpoint, database: database, username: username)
+            } else if let path = defaultFile, access(path, F_OK) == 0 {
+                password = try PostgresPassfile.password(at: path, endpoint: endpoint, database: database, username: username)
+            }
+        }
         self.init(endpoint: endpoint, username: username, password: password, database: database, sslMode: sslMode, poolSize: poolSize)
+        self.sslRootCertificate = sslRootCertificate
     }
 
     private static func port(_ text: Substring, _ invalid: (String) -> IdentityRiskError) throws(IdentityRiskError) -> Int {
@@ -233,6 +264,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         }
         text += "/\(database)"
         if sslMode != .prefer, endpoint.socketPath == nil { parameters.append("sslmode=\(sslMode.rawValue)") }
+        if let sslRootCertificate { parameters.append("sslrootcert=\(sslRootCertificate)") }
         if poolSize != Self.defaultPoolSize { parameters.append("pool=\(poolSize)") }
         return parameters.isEmpty ? text : text + "?" + parameters.joined(separator: "&")
     }

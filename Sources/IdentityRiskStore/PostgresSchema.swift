@@ -119,9 +119,18 @@ enum PostgresSchema {
         return "INSERT INTO \(changes) (cursor, kind, committed_at, \(selectColumns)) VALUES \(values.joined(separator: ", "))"
     }
 
-    /// Takes `$1` cursors: the row lock this takes is held to the end of the
-    /// transaction, so cursors are handed out in commit order.
-    static let takeCursorsSQL = "UPDATE \(counter) SET last = last + $1 RETURNING last"
+    /// The LISTEN/NOTIFY channel on which every writing transaction announces
+    /// its last cursor (delivered at its COMMIT, never for a rollback).
+    static let notifyChannel = "irisk_changes"
+
+    /// Takes `$1` cursors and announces the last one on ``notifyChannel``: the
+    /// row lock this takes is held to the end of the transaction, so cursors
+    /// are handed out in commit order; the notification goes out when the
+    /// transaction commits (one statement, no extra round trip).
+    static let takeCursorsSQL = """
+        WITH taken AS (UPDATE \(counter) SET last = last + $1 RETURNING last) \
+        SELECT last FROM taken, pg_notify('\(notifyChannel)', last::text)
+        """
 
     static let selectByIDSQL = "SELECT \(selectColumns) FROM \(table) WHERE id = $1"
     static let selectByIDForUpdateSQL = "SELECT \(selectColumns) FROM \(table) WHERE id = $1 FOR UPDATE"

@@ -190,6 +190,38 @@ struct PostgresEventStoreTests {
         }
     }
 
+    /// Whether host B's feed shows host A's create within `wait`, with B configured as given.
+    func feedSeesOtherHost(_ configuration: PostgresEventStore.Configuration, within wait: Duration) async throws -> Bool {
+        let location = try await PostgresTestServer.createDatabase()
+        let a = try PostgresEventStore(location: location)
+        let b = try PostgresEventStore(location: location, configuration: configuration)
+        _ = try await a.changeLogBounds()
+        _ = try await b.changeLogBounds()
+        // B's listener (when it has one) is up once it has a connection: give it a moment.
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try await a.create(try Fixture.event("notify-1"))
+        let seen = await b.changeFeed.waitForChange(after: .zero, timeout: wait)
+        await a.close()
+        await b.close()
+        await PostgresTestServer.dropDatabase(location.database)
+        return seen
+    }
+
+    @Test("LISTEN/NOTIFY wakes another host's feed at once: with a 10-minute poll, A's create reaches B's feed within seconds")
+    func notificationWakesOtherHost() async throws {
+        #expect(try await feedSeesOtherHost(.init(changePollInterval: .seconds(600)), within: .seconds(10)))
+    }
+
+    @Test("without the notification (listener off) and a 10-minute poll, B's feed does not see A's create: the control for the test above")
+    func withoutNotificationNothingWakes() async throws {
+        #expect(try await !feedSeesOtherHost(.init(changePollInterval: .seconds(600), listensForChanges: false), within: .seconds(2)))
+    }
+
+    @Test("a lost notification only delays: with no listener, the poll still brings A's create to B's feed")
+    func pollIsTheSafetyNet() async throws {
+        #expect(try await feedSeesOtherHost(.init(changePollInterval: .milliseconds(200), listensForChanges: false), within: .seconds(10)))
+    }
+
     @Test("a server that cannot be reached: calls answer unavailable with a retry-after, naming the server")
     func unreachable() async throws {
         let directory = "/nonexistent-irisk-\(UUID().uuidString)"

@@ -1,3 +1,4 @@
+import Foundation
 import IdentityRiskCore
 import IdentityRiskStore
 import Testing
@@ -39,6 +40,51 @@ struct PostgresLocationTests {
         #expect(try parse("postgresql://u:inurl@h/d", environment: ["PGPASSWORD": "fromenv"]).password == "inurl", "the URL's password wins")
         #expect(try parse("postgresql://u@[::1]:5440/d?sslmode=disable").endpoint == .tcp(host: "::1", port: 5440))
         #expect(try parse("postgresql://u@h/d?sslmode=verify-full").sslMode == .verifyFull)
+        let verifyCA = try parse("postgresql://u@h/d?sslmode=verify-ca&sslrootcert=/etc/irisk/ca.pem")
+        #expect(verifyCA.sslMode == .verifyCA && verifyCA.sslRootCertificate == "/etc/irisk/ca.pem")
+        #expect(try parse(verifyCA.description) == verifyCA, "the description parses back")
+    }
+
+    /// Writes `text` to a fresh password file with `mode`; its path.
+    func passfile(_ text: String, mode: mode_t = 0o600) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("irisk-pgpass-\(UUID().uuidString)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(chmod(path, mode) == 0)
+        return path
+    }
+
+    @Test("a libpq password file: the first matching line (wildcards, escapes, Unix socket as localhost); PGPASSWORD and the URL win")
+    func passwordFile() throws {
+        let path = try passfile("""
+            # host:port:database:user:password
+            db.example.com:5432:other:u:wrong-db
+            db.example.com:5432:events:u:tcp\\:pw
+            localhost:5432:*:u:socket-pw
+            *:*:*:*:anything
+            """)
+        defer { unlink(path) }
+        #expect(try parse("postgresql://u@db.example.com/events?passfile=\(path)").password == "tcp:pw")
+        #expect(try parse("postgresql://u@/events?host=/run/postgresql&passfile=\(path)").password == "socket-pw")
+        #expect(try parse("postgresql://v@db.example.com:6000/x?passfile=\(path)").password == "anything", "wildcards")
+        #expect(try parse("postgresql://u@db.example.com/events", environment: ["PGPASSFILE": path]).password == "tcp:pw")
+        #expect(try parse("postgresql://u@db.example.com/events?passfile=\(path)", environment: ["PGPASSWORD": "env"]).password == "env")
+        #expect(try parse("postgresql://u:url@db.example.com/events?passfile=\(path)").password == "url")
+
+        let unmatched = try passfile("elsewhere:5432:*:*:x\n")
+        defer { unlink(unmatched) }
+        #expect(try parse("postgresql://u@db.example.com/events?passfile=\(unmatched)").password == nil)
+
+        let open = try passfile("*:*:*:*:x\n", mode: 0o644)
+        defer { unlink(open) }
+        let error = #expect(throws: IdentityRiskError.self) {
+            try StoreSpec(parsing: "postgresql://u@h/d?passfile=\(open)", defaultSQLitePath: "/unused", environment: [:])
+        }
+        #expect(error?.target == "store")
+        #expect(error?.message.contains("chmod 600") == true, "\(error?.message ?? "")")
+        let missing = #expect(throws: IdentityRiskError.self) {
+            try StoreSpec(parsing: "postgresql://u@h/d?passfile=/nonexistent/pgpass", defaultSQLitePath: "/unused", environment: [:])
+        }
+        #expect(missing?.message.contains("'/nonexistent/pgpass' cannot be read: No such file or directory") == true, "\(missing?.message ?? "")")
     }
 
     @Test("malformed URLs are invalidArgument for store, naming the part and what is allowed")
@@ -51,11 +97,15 @@ struct PostgresLocationTests {
             ("postgresql://u@/d", "the host is empty"),
             ("postgresql://u@h:0/d", "the port '0'"),
             ("postgresql://u@h:54x/d", "the port '54x'"),
-            ("postgresql://u@h/d?sslmode=verify-ca", "allowed: disable, prefer, require, verify-full"),
-            ("postgresql://u@h/d?pool=0", "allowed: 1 ... 1000"),
+            ("postgresql://u@h/d?sslmode=verify", "allowed: disable, prefer, require, verify-ca, verify-full"),
+            ("postgresql://u@h/d?sslrootcert=/ca.pem", "verify-ca or verify-full only"),
+            ("postgresql://u@h/d?sslmode=verify-ca&sslrootcert=ca.pem", "absolute path"),
+            ("postgresql://u@h/d?passfile=pgpass", "absolute path"),
+            ("postgresql://u@h/d?pool=0", "allowed: 2 ... 1000"),
+            ("postgresql://u@h/d?pool=1", "allowed: 2 ... 1000"),
             ("postgresql://u@h/d?pool=many", "pool='many'"),
             ("postgresql://u@h/d?host=relative", "absolute path"),
-            ("postgresql://u@h/d?timeout=3", "allowed: host, sslmode, pool"),
+            ("postgresql://u@h/d?timeout=3", "allowed: host, sslmode, sslrootcert, passfile, pool"),
             ("postgresql://u@h/d?pool=2&pool=3", "given twice"),
             ("postgresql://u@h/d?pool", "has no '=VALUE'"),
             ("postgresql://u@h/d%zz", "two hex digits"),

@@ -23,6 +23,15 @@ enum PostgresTestServer {
         IRISK_TEST_POSTGRES_URL=postgresql://USER@HOST/DB (or ?host=/socket/dir).
         """
 
+    /// For the tests' own queries.
+    static let logger = Logger(label: "IdentityRiskStoreTests.postgres")
+
+    /// A test's own failure with a message.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// The server's location (the database named in the URL).
     static func location() throws -> PostgresLocation {
         let url = try #require(url, missingMessage)
