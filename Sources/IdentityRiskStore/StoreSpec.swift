@@ -81,7 +81,8 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
     /// `changeRetention`: how much of the change log to keep (`nil`: the store's default).
     public func open(
         logger: Logger, sqliteConfiguration: SQLiteEventStore.Configuration = .init(),
-        postgresConfiguration: PostgresEventStore.Configuration = .init(), changeRetention: ChangeRetention? = nil
+        postgresConfiguration: PostgresEventStore.Configuration = .init(), changeRetention: ChangeRetention? = nil,
+        maxBatchSize: Int? = nil
     ) throws(IdentityRiskError) -> any EventStore {
         switch kind {
         case .memory:
@@ -90,10 +91,12 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
         case .sqlite(let path):
             var configuration = sqliteConfiguration
             if let changeRetention { configuration.changeRetention = changeRetention }
+            if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
             return try SQLiteEventStore(path: path, configuration: configuration, logger: logger)
         case .postgres(let location):
             var configuration = postgresConfiguration
             if let changeRetention { configuration.changeRetention = changeRetention }
+            if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
             return try PostgresEventStore(location: location, configuration: configuration, logger: logger)
         }
     }

@@ -3,6 +3,7 @@ import IdentityRiskCore
 @testable import IdentityRiskStore
 import IdentityRiskTestSupport
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// On CI the PostgreSQL tests must run: without a server they fail here.
@@ -220,6 +221,46 @@ struct PostgresEventStoreTests {
     @Test("a lost notification only delays: with no listener, the poll still brings A's create to B's feed")
     func pollIsTheSafetyNet() async throws {
         #expect(try await feedSeesOtherHost(.init(changePollInterval: .milliseconds(200), listensForChanges: false), within: .seconds(10)))
+    }
+
+    /// Answers collected from completion handlers on any thread.
+    final class Answers: Sendable {
+        private let results = Mutex<[Result<CreateOutcome, IdentityRiskError>]>([])
+        func append(_ result: Result<CreateOutcome, IdentityRiskError>) { results.withLock { $0.append(result) } }
+        var value: [Result<CreateOutcome, IdentityRiskError>] { results.withLock { $0 } }
+    }
+
+    @Test("a slow database (the table locked by another session): the write queue stays bounded, the rest is refused at once with a retry-after, and what was accepted commits once the lock goes")
+    func slowDatabaseBoundedQueue() async throws {
+        let location = try await PostgresTestServer.createDatabase()
+        let store = try PostgresEventStore(location: location, configuration: .init(maxQueuedWrites: 16, maxBatchSize: 4))
+        _ = try await store.changeLogBounds()
+        try await PostgresTestServer.withClient(location) { client in
+            try await client.withConnection { locker in
+                _ = try await locker.query("BEGIN", logger: PostgresTestServer.logger)
+                _ = try await locker.query("LOCK TABLE identity_risk_events IN ACCESS EXCLUSIVE MODE", logger: PostgresTestServer.logger)
+                let answers = Answers()
+                let started = ContinuousClock.now
+                for n in 0..<40 {
+                    store.create(try Fixture.event("slow-\(n)")) { result in answers.append(result) }
+                }
+                // The refusals come at once, while the lock is held.
+                try await Task.sleep(for: .milliseconds(300))
+                let early = answers.value
+                #expect(early.count == 24, "16 accepted and waiting, 24 refused: \(early.count)")
+                #expect(early.allSatisfy { $0.failure?.code == .resourceExhausted && $0.failure?.retryAfterMilliseconds != nil })
+                #expect(ContinuousClock.now - started < .seconds(5))
+                _ = try await locker.query("COMMIT", logger: PostgresTestServer.logger)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while answers.value.count < 40, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                let all = answers.value
+                #expect(all.count == 40)
+                #expect(all.filter { (try? $0.get()) != nil }.count == 16, "the accepted creates committed")
+            }
+        }
+        #expect(try await store.list(ListQuery(top: 100)).events.count == 16)
+        await store.close()
+        await PostgresTestServer.dropDatabase(location.database)
     }
 
     @Test("a server that cannot be reached: calls answer unavailable with a retry-after, naming the server")
