@@ -33,6 +33,10 @@ let package = Package(
         // Metrics (iriskd and the server only; the client library has none).
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The PostgreSQL store (fleets): postgres-nio's PostgresClient, and swift-nio-ssl (already
+        // one of its dependencies) for the TLS configuration of `sslmode`.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // System library: libprotobuf-c (Debian: libprotobuf-c-dev).
@@ -64,13 +68,16 @@ let package = Package(
         ),
         // Microsoft Graph JSON shapes (record, request body, errors); used by the CLI.
         .target(name: "IdentityRiskGraphJSON", dependencies: ["IdentityRiskCore"], swiftSettings: strictSettings),
-        // EventStore implementations: SQLite (durable default) and in-memory (tests, non-durable).
+        // EventStore implementations: SQLite (durable default), PostgreSQL (fleets) and in-memory
+        // (tests, non-durable).
         .target(
             name: "IdentityRiskStore",
             dependencies: [
                 "IdentityRiskCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -220,6 +227,7 @@ let package = Package(
                 "IdentityRiskStore",
                 "IdentityRiskTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

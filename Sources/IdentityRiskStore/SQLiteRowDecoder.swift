@@ -133,22 +133,9 @@ private struct RowReader {
         case (nil, nil, nil, nil):
             return nil
         case let (ticks?, offset?, digits?, z?):
-            guard let offsetMinutes = Int16(exactly: offset), let fractionDigits = UInt8(exactly: digits), z == 0 || z == 1 else {
-                throw corrupt(column: name, "has an out-of-range representation (offset \(offset), digits \(digits), z \(z))")
-            }
-            let (seconds, remainder) = ticks.quotientAndRemainder(dividingBy: DateTimeOffset.ticksPerSecond)
-            let unixSeconds = remainder < 0 ? seconds - 1 : seconds
-            let subTicks = remainder < 0 ? remainder + DateTimeOffset.ticksPerSecond : remainder
-            do {
-                return try DateTimeOffset(
-                    unixSeconds: unixSeconds,
-                    ticks: UInt32(subTicks),
-                    offsetMinutes: offsetMinutes,
-                    fractionDigits: fractionDigits,
-                    utcDesignator: z == 1
-                )
-            } catch {
-                throw corrupt(column: name, "is not a valid DateTimeOffset: \(error)")
+            switch StoredDateTime.decode(ticks: ticks, offset: offset, digits: digits, z: z) {
+            case .success(let value): return value
+            case .failure(let problem): throw corrupt(column: name, problem.description)
             }
         default:
             throw corrupt(column: name, "is partly NULL")

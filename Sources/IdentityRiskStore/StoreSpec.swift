@@ -1,3 +1,4 @@
+import Foundation
 public import IdentityRiskCore
 public import Logging
 
@@ -7,11 +8,14 @@ public import Logging
 /// Accepted forms:
 /// - `memory`: ``MemoryEventStore``, not durable;
 /// - `sqlite`: ``SQLiteEventStore`` at the program's default path;
-/// - `sqlite:PATH`: ``SQLiteEventStore`` at `PATH` (not empty).
+/// - `sqlite:PATH`: ``SQLiteEventStore`` at `PATH` (not empty);
+/// - `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB?...` (or `postgres://`):
+///   ``PostgresEventStore`` (see ``PostgresLocation`` for the parameters).
 public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         case memory
         case sqlite(path: String)
+        case postgres(PostgresLocation)
     }
 
     public var kind: Kind
@@ -21,14 +25,21 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// What `--store` help and errors list.
-    public static let acceptedForms = "'memory' (not durable: lost on exit), 'sqlite' (the default path) or 'sqlite:PATH'"
+    public static let acceptedForms = "'memory' (not durable: lost on exit), 'sqlite' (the default path), 'sqlite:PATH' or '\(PostgresLocation.urlForm)'"
 
-    /// Parses `text`; plain `sqlite` means `defaultSQLitePath`.
+    /// Parses `text`; plain `sqlite` means `defaultSQLitePath`. A PostgreSQL
+    /// URL without a password takes `PGPASSWORD` from `environment` (`nil`:
+    /// this process's environment).
     ///
-    /// - Throws: `invalidArgument` with target `store`, naming the accepted forms.
-    public init(parsing text: String, defaultSQLitePath: String) throws(IdentityRiskError) {
+    /// - Throws: `invalidArgument` with target `store`, naming the accepted forms
+    ///   (for a malformed PostgreSQL URL: the part that is wrong and what is allowed).
+    public init(
+        parsing text: String, defaultSQLitePath: String, environment: [String: String]? = nil
+    ) throws(IdentityRiskError) {
         let prefix = "sqlite:"
-        if text == "memory" {
+        if PostgresLocation.isURL(text) {
+            kind = .postgres(try PostgresLocation(parsing: text, environment: environment ?? ProcessInfo.processInfo.environment))
+        } else if text == "memory" {
             kind = .memory
         } else if text == "sqlite" {
             kind = .sqlite(path: defaultSQLitePath)
@@ -47,7 +58,7 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
     public var isDurable: Bool {
         switch kind {
         case .memory: false
-        case .sqlite: true
+        case .sqlite, .postgres: true
         }
     }
 
@@ -56,6 +67,7 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
         switch kind {
         case .memory: "memory"
         case .sqlite(let path): "sqlite:" + path
+        case .postgres(let location): location.description
         }
     }
 
@@ -68,7 +80,9 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
     ///   the path when an SQLite file cannot be opened.
     /// `changeRetention`: how much of the change log to keep (`nil`: the store's default).
     public func open(
-        logger: Logger, sqliteConfiguration: SQLiteEventStore.Configuration = .init(), changeRetention: ChangeRetention? = nil
+        logger: Logger, sqliteConfiguration: SQLiteEventStore.Configuration = .init(),
+        postgresConfiguration: PostgresEventStore.Configuration = .init(), changeRetention: ChangeRetention? = nil,
+        maxBatchSize: Int? = nil
     ) throws(IdentityRiskError) -> any EventStore {
         switch kind {
         case .memory:
@@ -77,7 +91,13 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
         case .sqlite(let path):
             var configuration = sqliteConfiguration
             if let changeRetention { configuration.changeRetention = changeRetention }
+            if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
             return try SQLiteEventStore(path: path, configuration: configuration, logger: logger)
+        case .postgres(let location):
+            var configuration = postgresConfiguration
+            if let changeRetention { configuration.changeRetention = changeRetention }
+            if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
+            return try PostgresEventStore(location: location, configuration: configuration, logger: logger)
         }
     }
 }

@@ -11,7 +11,7 @@ extension StoreSpec {
     /// The database path, for SQLite stores.
     var databasePath: String? {
         switch kind {
-        case .memory: nil
+        case .memory, .postgres: nil
         case .sqlite(let path): path
         }
     }

@@ -183,6 +183,9 @@ struct Iriskd: AsyncParsableCommand {
         }
     }
 
+    @Option(help: "Most creates one group commit puts in a transaction (at least 1; PostgreSQL at most 1000). Default: SQLite 1024, PostgreSQL 512. 1 commits each create alone.")
+    var maxBatchSize: Int?
+
     @Option(help: "How long shutdown waits for in-flight calls, in milliseconds.")
     var shutdownGraceMs: Int64 = Defaults.shutdownGraceMilliseconds
 
@@ -405,12 +408,14 @@ struct Iriskd: AsyncParsableCommand {
         let spec = try storeSpec
         let eventStore: any EventStore
         do {
-            eventStore = try spec.open(logger: Logger(label: "iriskd.store"), changeRetention: try changeRetention)
+            eventStore = try spec.open(logger: Logger(label: "iriskd.store"), changeRetention: try changeRetention, maxBatchSize: maxBatchSize)
         } catch {
             FileHandle.standardError.write(Data("iriskd: error: cannot open the store: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if spec.isDurable {
+        if case .postgres = spec.kind {
+            logger.info("store: \(spec) (PostgreSQL, synchronous_commit=on, group commit)")
+        } else if spec.isDurable {
             logger.info("store: \(spec) (WAL, synchronous=FULL, group commit)")
         }
 

@@ -49,10 +49,11 @@ extension StoreConformanceTests {
         }
     }
 
-    /// A retention pass now: the SQLite store's writer prunes on request; the
+    /// A retention pass now: the SQLite store's writer and the PostgreSQL store prune on request; the
     /// memory store prunes as it appends and reads.
     func pruneChanges(_ store: any EventStore) async {
         if let sqlite = store as? SQLiteEventStore { await sqlite.pruneChangesNow() }
+        if let postgres = store as? PostgresEventStore { await postgres.pruneChangesNow() }
     }
 }
 
@@ -76,6 +77,19 @@ extension StoreFactory {
                 }
                 await store.close()
             }
+        case "postgresql":
+            let location = try await PostgresTestServer.createDatabase()
+            let store = try PostgresEventStore(
+                location: location, configuration: .init(changeRetention: retention, changePruneInterval: .seconds(3600)))
+            do {
+                try await body(store)
+            } catch {
+                await store.close()
+                await PostgresTestServer.dropDatabase(location.database)
+                throw error
+            }
+            await store.close()
+            await PostgresTestServer.dropDatabase(location.database)
         default:
             Issue.record("no retention variant of store '\(name)': add one here")
         }

@@ -1,6 +1,6 @@
 import Foundation
 import IdentityRiskCore
-import IdentityRiskStore
+@testable import IdentityRiskStore
 import Testing
 
 /// One store under test, opened fresh for each test: the conformance suite
@@ -32,7 +32,26 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
         }
     }
 
-    static let all: [StoreFactory] = [.memory, .sqlite]
+    /// A fresh database on the server of `IRISK_TEST_POSTGRES_URL`, dropped
+    /// afterwards (so tests run in parallel, each in its own database).
+    static let postgres = StoreFactory(name: "postgresql") {
+        let location = try await PostgresTestServer.createDatabase()
+        do {
+            let store = try PostgresEventStore(location: location)
+            return OpenedStore(store: store) {
+                await store.close()
+                await PostgresTestServer.dropDatabase(location.database)
+            }
+        } catch {
+            await PostgresTestServer.dropDatabase(location.database)
+            throw error
+        }
+    }
+
+    /// The PostgreSQL store runs whenever a server is given (dev/test.sh and
+    /// CI start one: dev/with-postgres.sh); on CI without one,
+    /// `PostgresEnvironmentTests` fails.
+    static let all: [StoreFactory] = [.memory, .sqlite] + (PostgresTestServer.url == nil ? [] : [.postgres])
 }
 
 /// A store and how to release it.

@@ -1,0 +1,202 @@
+import Foundation
+import IdentityRiskClient
+import IdentityRiskCore
+import IdentityRiskService
+import IdentityRiskTestSupport
+import Testing
+
+/// Two iriskd processes ("host A" and "host B", two sockets) on one
+/// PostgreSQL database of the test's own cluster (ThrowawayPostgres), through
+/// the Swift client: what a fleet promises.
+@Suite("A fleet: two iriskd on one PostgreSQL", .serialized, .enabled(if: ThrowawayPostgres.enabled))
+struct FleetDaemonTests {
+    struct Fleet {
+        let postgres: ThrowawayPostgres
+        let directory: String
+        let a: HardeningDaemon
+        let b: HardeningDaemon
+
+        func stop() async {
+            a.kill()
+            b.kill()
+            await postgres.destroy()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    func withFleet(_ body: (Fleet) async throws -> Void) async throws {
+        let postgres = try await ThrowawayPostgres()
+        let directory = try makeTemporaryDirectory()
+        let arguments = ["--store", postgres.url]
+        let fleet = Fleet(
+            postgres: postgres, directory: directory,
+            a: try HardeningDaemon(socketPath: directory + "/a.sock", arguments: arguments),
+            b: try HardeningDaemon(socketPath: directory + "/b.sock", arguments: arguments))
+        do {
+            try await fleet.a.waitUntilServing()
+            try await fleet.b.waitUntilServing()
+            try await body(fleet)
+        } catch {
+            Issue.record("host A's log:\n\(fleet.a.log())\nhost B's log:\n\(fleet.b.log())")
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    static func draft(_ id: String, user: String = "fleet-user") -> IdentityRiskEventDraft {
+        seedDraft(id: id, userId: user)
+    }
+
+    /// Every stored record, through list pages.
+    static func everything(_ client: IdentityRiskClient) async throws -> [IdentityRiskEvent] {
+        var events: [IdentityRiskEvent] = []
+        var token = ""
+        repeat {
+            let page = try await client.list(ListEvents.Request(top: 1000, pageToken: token))
+            events += page.events
+            token = page.nextPageToken
+        } while !token.isEmpty
+        return events
+    }
+
+    @Test("a create on A reads back identically from B; 8 connections on each host racing the same 1,000 ids store each once; a watcher on B sees every create of A and B once, in cursor order")
+    func sharedRecordsAndRaces() async throws {
+        try await withFleet { fleet in
+            let clientB = IdentityRiskClient(socketPath: fleet.b.socketPath)
+            let watch = WatchCollector(client: clientB, options: WatchOptions(maxConsecutiveFailures: nil))
+            #expect(await watch.waitUntilLive())
+
+            let created = try await withIdentityRiskClient(socketPath: fleet.a.socketPath) { try await $0.create(Self.draft("fleet-first")) }
+            #expect(!created.alreadyExisted)
+            #expect(try await clientB.get(id: "fleet-first") == created.event, "B reads A's record identically")
+
+            // 8 connections per host, every connection trying every id (in its own order).
+            let ids = (0..<1000).map { "race-\($0)" }
+            let firsts = Locked<Int>(0)
+            let repeats = Locked<Int>(0)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (host, socket) in [fleet.a.socketPath, fleet.b.socketPath].enumerated() {
+                    for connection in 0..<8 {
+                        group.addTask {
+                            let client = IdentityRiskClient(socketPath: socket)
+                            defer { Task { await client.close() } }
+                            var random = SplitMix64(seed: UInt64(host * 8 + connection + 1))
+                            let order = ids.shuffled(using: &random)
+                            try await withThrowingTaskGroup(of: Void.self) { calls in
+                                for slot in 0..<8 {
+                                    calls.addTask {
+                                        for id in order[(slot * order.count / 8)..<((slot + 1) * order.count / 8)] {
+                                            let outcome = try await client.create(Self.draft(id))
+                                            (outcome.alreadyExisted ? repeats : firsts).withLock { $0 += 1 }
+                                        }
+                                    }
+                                }
+                                try await calls.waitForAll()
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(firsts.value == ids.count, "each id created exactly once over both hosts")
+            #expect(repeats.value == 15 * ids.count, "every other attempt answered already_existed")
+            let stored = try await Self.everything(clientB)
+            #expect(stored.count == ids.count + 1)
+            #expect(Set(stored.map(\.id)) == Set(ids + ["fleet-first"]))
+
+            // B's watcher: every create of both hosts, once, in cursor order.
+            #expect(await watch.wait(timeout: .seconds(60)) { messages in
+                messages.reduce(0) { if case .change = $1 { $0 + 1 } else { $0 } } >= ids.count + 1
+            })
+            try await Task.sleep(for: .milliseconds(500))
+            let changes = watch.changes
+            expectCursorOrderNoRepeats(changes)
+            #expect(changes.count == ids.count + 1, "no create twice, none missing")
+            #expect(Set(changes.map(\.event.id)) == Set(ids + ["fleet-first"]))
+            #expect(changes.allSatisfy { $0.kind == .created })
+            await watch.cancel()
+            await clientB.close()
+        }
+    }
+
+    @Test("PostgreSQL stopped for 5 s under load from both hosts, then started: calls meanwhile get UNAVAILABLE with a retry-after, no acknowledged create is lost, both hosts recover by themselves")
+    func outageUnderLoad() async throws {
+        try await withFleet { fleet in
+            let acknowledged = Locked<Set<String>>([])
+            let unavailable = Locked<Int>(0)
+            let otherErrors = Locked<[String]>([])
+            let withoutRetryAfter = Locked<Int>(0)
+            let phase = Locked<Int>(0)  // 0 before the outage, 1 during, 2 after the restart
+            let afterRestart = Locked<[Int]>([0, 0])
+            let givenUp = Locked<Bool>(false)
+            let load = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (host, socket) in [fleet.a.socketPath, fleet.b.socketPath].enumerated() {
+                        group.addTask {
+                            let client = IdentityRiskClient(
+                                socketPath: socket, configuration: ClientConfiguration(defaultTimeoutMilliseconds: 10_000, maxRetries: 0))
+                            defer { Task { await client.close() } }
+                            try await withThrowingTaskGroup(of: Void.self) { calls in
+                                for slot in 0..<4 {
+                                    calls.addTask {
+                                        var n = 0
+                                        while afterRestart.value[host] < 200, !givenUp.value, n < 100_000 {
+                                            n += 1
+                                            let id = "out-\(host)-\(slot)-\(n)"
+                                            do {
+                                                _ = try await client.create(Self.draft(id))
+                                                acknowledged.withLock { _ = $0.insert(id) }
+                                                if phase.value == 2 { afterRestart.withLock { $0[host] += 1 } }
+                                            } catch let error as IdentityRiskError where error.code == .unavailable {
+                                                unavailable.withLock { $0 += 1 }
+                                                if error.retryAfterMilliseconds == nil { withoutRetryAfter.withLock { $0 += 1 } }
+                                                try await Task.sleep(for: .milliseconds(50))
+                                            } catch {
+                                                otherErrors.withLock { $0.append("\(id): \(error)") }
+                                                try await Task.sleep(for: .milliseconds(50))
+                                            }
+                                        }
+                                    }
+                                }
+                                try await calls.waitForAll()
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await Task.sleep(for: .seconds(1))
+            let beforeOutage = acknowledged.value.count
+            phase.withLock { $0 = 1 }
+            try await fleet.postgres.stop()
+            try await Task.sleep(for: .seconds(5))
+            // Both daemons are alive and answer while their store is down.
+            for daemon in [fleet.a, fleet.b] {
+                let health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
+                #expect(health.serving == .serving)
+            }
+            try await fleet.postgres.start()
+            phase.withLock { $0 = 2 }
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(90))
+                givenUp.withLock { $0 = true }
+            }
+            try await load.value
+            watchdog.cancel()
+
+            #expect(beforeOutage > 0, "load ran before the outage")
+            #expect(unavailable.value > 0, "calls during the outage were answered UNAVAILABLE")
+            #expect(withoutRetryAfter.value == 0, "each UNAVAILABLE carried a retry-after")
+            for host in 0..<2 {
+                #expect(afterRestart.value[host] >= 200, "host \(host) recovered by itself (creates after the restart: \(afterRestart.value), errors: \(otherErrors.value.suffix(3)))")
+            }
+            let other = otherErrors.value
+            #expect(other.count <= 16, "only the creates cut off during COMMIT may fail otherwise: \(other.prefix(5))")
+            let stored = Set(try await withIdentityRiskClient(socketPath: fleet.b.socketPath) { try await Self.everything($0) }.map(\.id))
+            let lost = acknowledged.value.subtracting(stored)
+            #expect(lost.isEmpty, "acknowledged creates lost: \(lost.prefix(10))")
+            if givenUp.value { Issue.record("host A's log:\n\(fleet.a.log())\nhost B's log:\n\(fleet.b.log())") }
+        }
+    }
+}

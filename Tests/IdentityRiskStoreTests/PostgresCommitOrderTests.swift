@@ -1,0 +1,111 @@
+import Foundation
+import IdentityRiskCore
+@testable import IdentityRiskStore
+import IdentityRiskTestSupport
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// The trap of a plain SERIAL/IDENTITY change log, played step by step on a
+/// real server: transaction 1 takes cursor 1, transaction 2 takes cursor 2 and
+/// commits first; a follower that reads "after the last cursor I saw" passes 2
+/// and never sees 1 once it commits. The same steps with the store's own
+/// cursor statement (`PostgresSchema.takeCursorsSQL`, a locked counter row)
+/// make transaction 2 wait for transaction 1's commit, and the follower misses
+/// nothing. The naive half shows the check can fail; the second half is the
+/// store's promise.
+@Suite("PostgreSQL cursors in commit order", .enabled(if: PostgresTestServer.enabled))
+struct PostgresCommitOrderTests {
+    /// How a transaction takes its cursor, on a database with the store's schema.
+    enum Allocation: String, CaseIterable, Sendable {
+        case naiveSequence
+        case storeCounterRow
+
+        func take(_ connection: PostgresConnection) async throws -> Int64 {
+            let query: PostgresQuery = switch self {
+            case .naiveSequence: "SELECT nextval('probe_cursor')"
+            case .storeCounterRow: PostgresQuery(unsafeSQL: PostgresSchema.takeCursorsSQL, binds: PostgresEventStore.binds(Int64(1)))
+            }
+            for try await value in try await connection.query(query, logger: PostgresTestServer.logger).decode(Int64.self) { return value }
+            throw PostgresTestServer.Failure("\(self) answered no cursor")
+        }
+    }
+
+    struct Outcome {
+        var committed: [Int64]
+        var followed: [Int64]
+        /// Whether transaction 2 got its cursor while transaction 1 was still open.
+        var secondTookCursorEarly: Bool
+    }
+
+    /// Transaction 1 takes a cursor and stays open; transaction 2 takes one,
+    /// writes and commits; a follower reads; transaction 1 commits; the
+    /// follower reads after the last cursor it saw.
+    func play(_ allocation: Allocation) async throws -> Outcome {
+        let location = try await PostgresTestServer.createDatabase()
+        defer { Task { await PostgresTestServer.dropDatabase(location.database) } }
+        let store = try PostgresEventStore(location: location)
+        _ = try await store.changeLogBounds()  // migrated
+        await store.close()
+        return try await PostgresTestServer.withClient(location) { client in
+            let logger = PostgresTestServer.logger
+            try await client.withConnection { setup in
+                _ = try await setup.query("CREATE TABLE probe_log (cursor bigint PRIMARY KEY)", logger: logger)
+                _ = try await setup.query("CREATE SEQUENCE probe_cursor", logger: logger)
+            }
+            func read(_ connection: PostgresConnection, after: Int64) async throws -> [Int64] {
+                var cursors: [Int64] = []
+                let rows = try await connection.query("SELECT cursor FROM probe_log WHERE cursor > \(after) ORDER BY cursor", logger: logger)
+                for try await cursor in rows.decode(Int64.self) { cursors.append(cursor) }
+                return cursors
+            }
+            return try await client.withConnection { first in
+                try await client.withConnection { follower in
+                    _ = try await first.query("BEGIN", logger: logger)
+                    let one = try await allocation.take(first)
+                    _ = try await first.query("INSERT INTO probe_log VALUES (\(one))", logger: logger)
+
+                    let tookCursor = Atomic<Bool>(false)
+                    let second = Task { () throws -> Int64 in
+                        try await client.withConnection { connection in
+                            _ = try await connection.query("BEGIN", logger: logger)
+                            let two = try await allocation.take(connection)
+                            tookCursor.store(true, ordering: .sequentiallyConsistent)
+                            _ = try await connection.query("INSERT INTO probe_log VALUES (\(two))", logger: logger)
+                            _ = try await connection.query("COMMIT", logger: logger)
+                            return two
+                        }
+                    }
+                    // Give transaction 2 time to take its cursor and commit, if it can.
+                    let deadline = ContinuousClock.now + .seconds(2)
+                    while !tookCursor.load(ordering: .sequentiallyConsistent), ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                    let early = tookCursor.load(ordering: .sequentiallyConsistent)
+                    var followed = try await read(follower, after: 0)
+                    _ = try await first.query("COMMIT", logger: logger)
+                    let two = try await second.value
+                    followed += try await read(follower, after: followed.last ?? 0)
+                    return Outcome(committed: [one, two].sorted(), followed: followed, secondTookCursorEarly: early)
+                }
+            }
+        }
+    }
+
+    @Test("a plain sequence: transaction 2 commits cursor 2 while 1 is open, and a follower passes 1 and never sees it (the trap)")
+    func naiveSequenceLosesAChange() async throws {
+        let outcome = try await play(.naiveSequence)
+        #expect(outcome.secondTookCursorEarly)
+        #expect(outcome.committed == [1, 2])
+        #expect(outcome.followed == [2], "the follower saw 2 before 1 committed, then read after 2: 1 is lost to it")
+    }
+
+    @Test("the store's counter row: transaction 2 waits for 1's commit for its cursor, and the follower sees 1 and 2")
+    func storeCursorsFollowCommitOrder() async throws {
+        let outcome = try await play(.storeCounterRow)
+        #expect(!outcome.secondTookCursorEarly, "the counter row's lock holds transaction 2 until transaction 1 ends")
+        #expect(outcome.committed == [1, 2])
+        #expect(outcome.followed == [1, 2], "no change passed over")
+    }
+}
