@@ -154,6 +154,12 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Whether `path` is a file with at least one byte (an SQLite database to probe).
+    private static func fileHasContent(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_size > 0
+    }
+
     private static func openPool(path: String, configuration: Configuration) throws(IdentityRiskError) -> DatabasePool {
         func unavailable(_ why: String) -> IdentityRiskError {
             IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(why)")
@@ -170,6 +176,21 @@ public final class SQLiteEventStore: EventStore {
             try db.execute(sql: "PRAGMA fullfsync = ON; PRAGMA checkpoint_fullfsync = ON")
         }
         do {
+            // Before a DatabasePool switches the file to WAL (a write): refuse
+            // another application's database without touching it.
+            if Self.fileHasContent(path) {
+                var probeConfiguration = GRDB.Configuration()
+                probeConfiguration.readonly = true
+                let probe = try DatabaseQueue(path: path, configuration: probeConfiguration)
+                let foreign = try probe.read { db in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'") != 0
+                        && !(try db.tableExists("grdb_migrations"))
+                }
+                try probe.close()
+                if foreign {
+                    throw unavailable("it is an SQLite database of another application (it has tables but no event store schema); refusing to modify it")
+                }
+            }
             let pool = try DatabasePool(path: path, configuration: config)
             let migrator = SQLiteSchema.migrator
             // Closed before the error is thrown, so that the caller can release the file lock.
