@@ -79,6 +79,11 @@ public final class PostgresEventStore: EventStore {
     private let logger: Logger
     private let state = Mutex(State())
     private let pump: PostgresFeedPump
+    /// Why the server could not be reached, as the last query to it found
+    /// (the poll asks every ``Configuration/changePollInterval``); nil once one succeeds.
+    private let reachability: Reachability
+    /// The group commit's recent batches and durations (``commitStatistics``).
+    private let recorder = Mutex(CommitRecorder())
     /// The client and the background loops; cancelled by ``close()``.
     private let background = Mutex<Task<Void, Never>?>(nil)
 
@@ -123,8 +128,17 @@ public final class PostgresEventStore: EventStore {
         let client = self.client
         let serverDescription = location.serverDescription
         let readLogger = logger
+        let reachability = Reachability()
+        self.reachability = reachability
         self.pump = PostgresFeedPump(feed: feed) { after, limit throws(IdentityRiskError) in
-            try await Self.readChanges(client: client, after: after, limit: limit, server: serverDescription, logger: readLogger)
+            do throws(IdentityRiskError) {
+                let changes = try await Self.readChanges(client: client, after: after, limit: limit, server: serverDescription, logger: readLogger)
+                reachability.succeeded()
+                return changes
+            } catch {
+                reachability.failed(error)
+                throw error
+            }
         }
         let task = Task.detached { [self] in await self.runBackground() }
         background.withLock { $0 = task }
@@ -165,6 +179,46 @@ public final class PostgresEventStore: EventStore {
 
     deinit {
         background.withLock { $0?.cancel() }
+    }
+
+    // MARK: - Status
+
+    /// No query: the queue depth, the start-up phase and what the last query
+    /// to the server found. Records are not counted (a fleet's table has no
+    /// cheap exact count; `records` is unknown).
+    public var status: StoreStatus {
+        let (queued, phase, closing) = state.withLock { ($0.queued, $0.phase, $0.closing) }
+        var problem: String?
+        switch phase {
+        case .starting: problem = "connecting to PostgreSQL at \(location.serverDescription)"
+        case .failed(let error): problem = error.message
+        case .ready: problem = reachability.problem
+        }
+        if closing { problem = "the PostgreSQL event store is closed" }
+        return StoreStatus(
+            kind: kind, location: nil, host: location.serverDescription, sizeBytes: nil, records: nil,
+            queueDepth: queued, available: problem == nil, problem: problem)
+    }
+
+    public var commitStatistics: CommitStatistics? {
+        CommitRecorder.summary(of: recorder.withLock { $0.window })
+    }
+
+    public func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void) {
+        recorder.withLock { $0.setObserver(observer) }
+    }
+
+    /// What the last query to the server found: nil (it answered) or why not.
+    final class Reachability: Sendable {
+        private let last = Mutex<String?>(nil)
+        var problem: String? { last.withLock { $0 } }
+        func succeeded() { last.withLock { $0 = nil } }
+        /// Only a server that could not be reached (`unavailable`) counts; a
+        /// refused write (conflict, bad input) says nothing about the server.
+        func failed(_ error: IdentityRiskError) {
+            guard error.code == .unavailable else { return }
+            last.withLock { $0 = error.message }
+        }
     }
 
     // MARK: - Lifecycle
@@ -448,12 +502,19 @@ public final class PostgresEventStore: EventStore {
         do throws(IdentityRiskError) {
             try await readyForWrite()
             let logger = self.logger
+            let started = ContinuousClock.now
             let (results, changes) = try await withTransaction("commit", write: true) { connection in
                 try await PostgresCreateBatch(events: events, connection: connection, logger: logger).apply()
             }
+            let elapsed = ContinuousClock.now - started
+            let nanoseconds = UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+            reachability.succeeded()
+            let observer = recorder.withLock { $0.record(batchSize: events.count, nanoseconds: nanoseconds) }
+            observer?(CommitSample(batchSize: events.count, nanoseconds: nanoseconds))
             await pump.committed(changes)
             return results
         } catch {
+            reachability.failed(error)
             return Array(repeating: .failure(error), count: events.count)
         }
     }

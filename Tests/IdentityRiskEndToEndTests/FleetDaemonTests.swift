@@ -175,6 +175,10 @@ struct FleetDaemonTests {
             for daemon in [fleet.a, fleet.b] {
                 let health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
                 #expect(health.serving == .serving)
+                #expect(health.storeStatus.kind == "postgresql")
+                #expect(!health.storeStatus.available, "health says the store is unavailable during the outage")
+                #expect(health.storeStatus.host?.contains(fleet.postgres.directory) == true, "and names the server it tried: \(health.storeStatus)")
+                #expect(health.storeStatus.problem?.isEmpty == false)
             }
             try await fleet.postgres.start()
             phase.withLock { $0 = 2 }
@@ -190,6 +194,10 @@ struct FleetDaemonTests {
             #expect(withoutRetryAfter.value == 0, "each UNAVAILABLE carried a retry-after")
             for host in 0..<2 {
                 #expect(afterRestart.value[host] >= 200, "host \(host) recovered by itself (creates after the restart: \(afterRestart.value), errors: \(otherErrors.value.suffix(3)))")
+            }
+            for daemon in [fleet.a, fleet.b] {
+                let health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
+                #expect(health.storeStatus.available, "available again after the restart: \(health.storeStatus)")
             }
             let other = otherErrors.value
             #expect(other.count <= 16, "only the creates cut off during COMMIT may fail otherwise: \(other.prefix(5))")
