@@ -23,6 +23,11 @@ final class CallCounters: Sendable {
 
     final class Shard: Sendable {
         let counts = InlineArray<128, Atomic<UInt64>> { _ in Atomic(0) }
+        /// The event loop's number in the group (the loop outside it: the group's size),
+        /// so that per-loop metrics need no lock shared between loops.
+        let index: Int
+
+        init(index: Int) { self.index = index }
 
         @inline(__always)
         func add(_ slot: Int) { counts[slot].wrappingAdd(1, ordering: .relaxed) }
@@ -30,12 +35,13 @@ final class CallCounters: Sendable {
 
     private let shards: [ObjectIdentifier: Shard]
     /// For a loop outside the group (tests' embedded channels): shared, still atomic.
-    private let other = Shard()
+    private let other: Shard
 
     init(group: any EventLoopGroup) {
         var shards: [ObjectIdentifier: Shard] = [:]
-        for loop in group.makeIterator() { shards[ObjectIdentifier(loop)] = Shard() }
+        for loop in group.makeIterator() { shards[ObjectIdentifier(loop)] = Shard(index: shards.count) }
         self.shards = shards
+        other = Shard(index: shards.count)
         precondition(Self.methodSlots * Self.codes < Self.idempotentSlot, "CallCounters.slots is too small for the method table")
     }
 

@@ -291,7 +291,7 @@ final class ServerCallHandler: ChannelInboundHandler {
             callCounts.add(CallCounters.idempotentSlot)
         }
         if let metrics, let startedAt {
-            metrics.recordDuration(methodSlot: methodSlot, since: startedAt)
+            metrics.recordDuration(loop: callCounts.index, methodSlot: methodSlot, since: startedAt)
         }
         if logsCalls {
             var metadata: Logger.Metadata = [
