@@ -42,9 +42,14 @@ extension Iriskd {
             ("watch-linger-ms", ["\(watchLingerMs)"]),
             ("change-retention-age", changeRetentionAge.map { [$0] } ?? []),
             ("change-retention-count", changeRetentionCount.map { [$0] } ?? []),
+            ("max-batch-size", maxBatchSize.map { ["\($0)"] } ?? []),
             ("shutdown-grace-ms", ["\(shutdownGraceMs)"]),
             ("log-level", [logLevel]),
             ("log-format", [logFormat]),
+            ("metrics-socket", metricsSocket.map { [$0] } ?? []),
+            ("metrics-socket-mode", [metricsSocketMode]),
+            ("metrics-listen", metricsListen.map { [$0] } ?? []),
+            ("summary-interval", ["\(summaryInterval)"]),
         ]
     }
 

@@ -41,7 +41,8 @@ struct DaemonOperationsTests {
         // Every flag of --help is shown.
         let help = try await ChildProcess.run(productPath("iriskd"), ["--help"], environment: cleanEnvironment(), directory: directory, timeout: .seconds(20))
         let flags = Set(help.stdout.split(separator: "\n").compactMap { text -> String? in
-            guard let range = text.range(of: "--") else { return nil }
+            // An option's line starts with it (help texts may quote other commands' flags).
+            guard text.drop(while: { $0 == " " }).hasPrefix("--"), let range = text.range(of: "--") else { return nil }
             let name = text[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
             return ["help", "version", "config", "print-config", ""].contains(String(name)) ? nil : String(name)
         })

@@ -89,6 +89,8 @@ struct SystemdNotifyTests {
             if !present { try await Task.sleep(for: .milliseconds(25)) }
         }
         try #require(present, "systemd-socket-activate listens on \(socket)")
+        // The file appears at bind(2); connections are accepted from listen(2) on.
+        try #require(await Self.waitUntilListening(socket), "systemd-socket-activate listens on \(socket)")
         // The first connection starts iriskd; the check sees uid 0 (the activator called listen).
         #expect(try await withIdentityRiskClient(socketPath: socket) { client in try await client.health() }.serving == .serving)
         let ready = try await listener.collect(timeout: scaledDuration(20_000)) { $0.contains { $0.hasPrefix("READY=1") } }
@@ -113,6 +115,7 @@ struct SystemdNotifyTests {
             if !present { try await Task.sleep(for: .milliseconds(25)) }
         }
         try #require(present)
+        try #require(await Self.waitUntilListening(foreignSocket))
         do {
             _ = try await withIdentityRiskClient(socketPath: foreignSocket) { client in try await client.health() }
             Issue.record("a listener of uid 65534 was trusted")
@@ -123,5 +126,26 @@ struct SystemdNotifyTests {
         #expect(try await withIdentityRiskClient(socketPath: foreignSocket, configuration: expected) { client in try await client.health() }.serving == .serving)
         foreign.signal(SIGTERM)
         _ = try await foreign.exitStatus(within: scaledDuration(20_000))
+    }
+
+    /// Whether a plain connect(2) to `path` succeeds within 10 s (then closes it;
+    /// the activator starts iriskd on that first connection, which is harmless).
+    static func waitUntilListening(_ path: String) async -> Bool {
+        for _ in 0..<400 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+                let bytes = Array(path.utf8.prefix(buffer.count - 1))
+                buffer.copyBytes(from: bytes + [0])
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return true }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return false
     }
 }
