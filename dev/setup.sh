@@ -5,6 +5,7 @@
 #   protobuf-c-compiler  protoc-c, only to regenerate/check Sources/CIdentityRiskProto (--with-protoc)
 #   python3 protobuf + grpcio-tools  for the Python interop client the tests run (--for-tests)
 #   systemd-socket-activate  (Debian: systemd) for the socket-activation test (--for-tests)
+#   openssl            certificates for the PostgreSQL TLS test (--for-tests)
 set -euo pipefail
 want=()
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later first (https://swift.org/install)" >&2; exit 1; }
@@ -16,7 +17,9 @@ for flag in "$@"; do
     --for-tests)
       command -v python3 >/dev/null || want+=(python3 python3-pip)
       # systemd-socket-activate: the socket-activation test starts iriskd through it.
-      command -v systemd-socket-activate >/dev/null || want+=(systemd) ;;
+      command -v systemd-socket-activate >/dev/null || want+=(systemd)
+      # openssl: the PostgreSQL TLS test makes its own CA and server certificate.
+      command -v openssl >/dev/null || want+=(openssl) ;;
     *) echo "usage: dev/setup.sh [--with-protoc] [--for-tests]" >&2; exit 2 ;;
   esac
 done

@@ -9,6 +9,6 @@
 # the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-heavy='IdentityRiskStoreTests|CrashTests|PythonClientTests|CLITests|CLIUpdateDeleteTests|PermissionTests|WatchDaemonTests|CLIWatchTests|SocketLifecycleTests|DaemonLogTests|SocketActivationTests|DaemonConfigurationTests|DaemonOperationsTests|SystemdNotifyTests|MetricsDaemonTests|FleetDaemonTests'
+heavy='IdentityRiskStoreTests|CrashTests|PythonClientTests|CLITests|CLIUpdateDeleteTests|PermissionTests|WatchDaemonTests|CLIWatchTests|SocketLifecycleTests|DaemonLogTests|SocketActivationTests|DaemonConfigurationTests|DaemonOperationsTests|SystemdNotifyTests|MetricsDaemonTests|FleetDaemonTests|PostgresTLSTests'
 dev/swift-test-watchdog.sh "$@" --filter "$heavy"
 dev/swift-test-watchdog.sh "$@" --skip "$heavy"

@@ -25,11 +25,16 @@ extension PostgresEventStore {
         public var listensForChanges: Bool
         /// How long opening one connection may take.
         public var connectTimeout: Duration
+        /// How long one store operation (a transaction, a read) may take with
+        /// its connection; past it the call answers `unavailable` and the
+        /// connection is closed, so a dead connection cannot hold the group
+        /// commit (at least ``connectTimeout``).
+        public var operationTimeout: Duration
 
         public init(
             maxQueuedWrites: Int = 8192, maxBatchSize: Int = 512, changeRetention: ChangeRetention = .default,
             changePruneInterval: Duration = .seconds(1), changePollInterval: Duration = .seconds(1),
-            listensForChanges: Bool = true, connectTimeout: Duration = .seconds(5)
+            listensForChanges: Bool = true, connectTimeout: Duration = .seconds(5), operationTimeout: Duration = .seconds(30)
         ) {
             self.maxQueuedWrites = maxQueuedWrites
             self.maxBatchSize = maxBatchSize
@@ -38,6 +43,7 @@ extension PostgresEventStore {
             self.changePollInterval = changePollInterval
             self.listensForChanges = listensForChanges
             self.connectTimeout = connectTimeout
+            self.operationTimeout = operationTimeout
         }
 
         /// Most creates in one transaction: 20 bound columns each stay far
@@ -56,6 +62,7 @@ extension PostgresEventStore {
             where value <= .zero {
                 return "\(name) must be positive, got \(value)"
             }
+            if operationTimeout < connectTimeout { return "operationTimeout must be at least connectTimeout (\(connectTimeout)), got \(operationTimeout)" }
             return nil
         }
     }

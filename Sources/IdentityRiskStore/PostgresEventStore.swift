@@ -132,7 +132,8 @@ public final class PostgresEventStore: EventStore {
         self.reachability = reachability
         self.pump = PostgresFeedPump(feed: feed) { after, limit throws(IdentityRiskError) in
             do throws(IdentityRiskError) {
-                let changes = try await Self.readChanges(client: client, after: after, limit: limit, server: serverDescription, logger: readLogger)
+                let changes = try await Self.readChanges(
+                    client: client, configuration: configuration, after: after, limit: limit, server: serverDescription, logger: readLogger)
                 reachability.succeeded()
                 return changes
             } catch {
@@ -665,17 +666,17 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// The feed pump's read: the changes after `after`, without bounds checks.
+    /// Bounded like every other query (a lease within `connectTimeout`): an
+    /// unbounded wait here would hold the pump, and with it the group commit
+    /// that publishes through it, for as long as the server is away.
     private static func readChanges(
-        client: PostgresClient, after: ChangeCursor, limit: Int, server: String, logger: Logger
+        client: PostgresClient, configuration: Configuration, after: ChangeCursor, limit: Int, server: String, logger: Logger
     ) async throws(IdentityRiskError) -> [Change] {
-        do {
-            return try await client.withConnection { connection in
-                try await selectChanges(connection, after: after, limit: limit, logger: logger)
-            }
-        } catch let error as IdentityRiskError {
-            throw error
-        } catch {
-            throw databaseError(error, doing: "read the change log", server: server)
+        try await withConnection(
+            client: client, connectTimeout: configuration.connectTimeout, operationTimeout: configuration.operationTimeout,
+            server: server, logger: logger, "read the change log"
+        ) { connection in
+            try await selectChanges(connection, after: after, limit: limit, logger: logger)
         }
     }
 
@@ -769,39 +770,124 @@ public final class PostgresEventStore: EventStore {
     private func withConnection<T: Sendable>(
         _ doing: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(IdentityRiskError) -> T {
-        let client = self.client
-        let timeout = configuration.connectTimeout
+        try await Self.withConnection(
+            client: client, connectTimeout: configuration.connectTimeout, operationTimeout: configuration.operationTimeout,
+            server: location.serverDescription, logger: logger, doing, body)
+    }
+
+    /// ``withConnection(_:_:)`` for the code that runs before the store
+    /// exists (the feed pump's read): a pooled connection within
+    /// `connectTimeout`, the whole operation within `operationTimeout`.
+    static func withConnection<T: Sendable>(
+        client: PostgresClient, connectTimeout: Duration, operationTimeout: Duration, server: String, logger: Logger,
+        _ doing: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(IdentityRiskError) -> T {
         let lease = LeaseDeadline()
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        guard lease.leased() else { throw LeaseDeadline.Expired() }
-                        return try await body(connection)
-                    }
+        let outcome = FirstOutcome<T>()
+        let held = HeldConnection()
+        // Unstructured, so that a lease or query that ignores cancellation
+        // cannot hold the caller (the committer, a call) past the deadlines.
+        let work = Task {
+            do {
+                let value = try await client.withConnection { connection in
+                    guard lease.leased() else { throw LeaseDeadline.Expired() }
+                    held.set(connection)
+                    defer { held.set(nil) }
+                    return try await body(connection)
                 }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    guard lease.expire() else { return nil }  // leased in time: its result decides
-                    throw LeaseDeadline.Expired()
-                }
-                while let result = try await group.next() {
-                    if let value = result {
-                        group.cancelAll()
-                        return value
-                    }
-                }
-                throw CancellationError()
+                outcome.finish(.success(value))
+            } catch {
+                outcome.finish(.failure(error))
             }
-        } catch let error as IdentityRiskError {
+        }
+        let timer = Task {
+            try? await Task.sleep(for: connectTimeout)
+            if Task.isCancelled { return }
+            if lease.expire() {
+                outcome.finish(.failure(LeaseDeadline.Expired()))
+                work.cancel()
+                return
+            }
+            try? await Task.sleep(for: operationTimeout - connectTimeout)
+            if Task.isCancelled { return }
+            if outcome.finish(.failure(OperationTimeout())) {
+                work.cancel()
+                // A query that outlived its deadline: its connection may be
+                // dead without knowing it; close it so the pool opens another.
+                if let connection = held.connection { Task { try? await connection.close() } }
+            }
+        }
+        let result = await withTaskCancellationHandler {
+            await outcome.value
+        } onCancel: {
+            work.cancel()
+        }
+        timer.cancel()
+        switch result {
+        case .success(let value):
+            return value
+        case .failure(let error as IdentityRiskError):
             throw error
-        } catch is LeaseDeadline.Expired {
+        case .failure(is LeaseDeadline.Expired):
             throw IdentityRiskError(
                 code: .unavailable,
-                message: "could not \(doing): no connection to PostgreSQL at \(location.serverDescription) within \(timeout) (it may be down or unreachable)",
+                message: "could not \(doing): no connection to PostgreSQL at \(server) within \(connectTimeout) (it may be down or unreachable)",
                 retryAfterMilliseconds: 1000)
-        } catch {
-            throw Self.databaseError(error, doing: doing, server: location.serverDescription)
+        case .failure(is OperationTimeout):
+            logger.warning("PostgreSQL did not answer in time; its connection was closed", metadata: [
+                "doing": "\(doing)", "server": "\(server)", "timeout": "\(operationTimeout)",
+            ])
+            throw IdentityRiskError(
+                code: .unavailable,
+                message: "could not \(doing): PostgreSQL at \(server) did not answer within \(operationTimeout); the connection was closed (the outcome of a write is unknown: retry it, creates are idempotent)",
+                retryAfterMilliseconds: 1000)
+        case .failure(let error):
+            throw Self.databaseError(error, doing: doing, server: server)
+        }
+    }
+
+    /// The connection an operation is using, for its deadline to close.
+    private final class HeldConnection: Sendable {
+        private let current = Mutex<PostgresConnection?>(nil)
+        var connection: PostgresConnection? { current.withLock { $0 } }
+        func set(_ connection: PostgresConnection?) { current.withLock { $0 = connection } }
+    }
+
+    /// A store operation outlived ``Configuration/operationTimeout``.
+    struct OperationTimeout: Error {}
+
+    /// The first of several outcomes (work, deadlines), awaited once.
+    private final class FirstOutcome<T: Sendable>: Sendable {
+        private struct State: ~Copyable {
+            var result: Result<T, any Error>?
+            var waiter: CheckedContinuation<Result<T, any Error>, Never>?
+        }
+        private let state = Mutex(State())
+
+        /// Whether `result` came first (it is then the outcome).
+        @discardableResult
+        func finish(_ result: Result<T, any Error>) -> Bool {
+            let (won, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Result<T, any Error>, Never>?) in
+                guard state.result == nil else { return (false, nil) }
+                state.result = result
+                defer { state.waiter = nil }
+                return (true, state.waiter)
+            }
+            if won { waiter?.resume(returning: result) }
+            return won
+        }
+
+        var value: Result<T, any Error> {
+            get async {
+                await withCheckedContinuation { continuation in
+                    let ready = state.withLock { state -> Result<T, any Error>? in
+                        if let result = state.result { return result }
+                        state.waiter = continuation
+                        return nil
+                    }
+                    if let ready { continuation.resume(returning: ready) }
+                }
+            }
         }
     }
 

@@ -15,6 +15,8 @@ import Glibc
 ///   sslrootcert=PATH    the CA certificates (PEM) verify-ca and verify-full trust
 ///                       (default: the system's roots)
 ///   passfile=PATH       a libpq password file (default: PGPASSFILE, else ~/.pgpass)
+///   connect_timeout=S   seconds a connection (or a wait for a pooled one) may take (1 ... 600,
+///                       default 5); past it a call answers unavailable
 ///   pool=N              most connections this host opens (2 ... 1000, default 10; one
 ///                       of them LISTENs for the other hosts' changes)
 /// ```
@@ -51,6 +53,8 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var sslMode: SSLMode
     /// The CA certificates (PEM file) that verify-ca and verify-full trust; nil: the system's.
     public var sslRootCertificate: String?
+    /// `connect_timeout`, when the URL gives one (else the store's configuration decides).
+    public var connectTimeout: Duration?
     /// Most connections of this host's pool.
     public var poolSize: Int
 
@@ -71,7 +75,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The form of the URL, for help and errors.
-    public static let urlForm = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?host=/socket/dir&sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=PATH&passfile=PATH&pool=N]"
+    public static let urlForm = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?host=/socket/dir&sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=PATH&passfile=PATH&connect_timeout=S&pool=N]"
 
     /// Whether `text` is meant as a PostgreSQL URL (its scheme).
     public static func isURL(_ text: String) -> Bool {
@@ -150,6 +154,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         var poolSize = Self.defaultPoolSize
         var sslRootCertificate: String?
         var passfile: String?
+        var connectTimeout: Duration?
         var seen: Set<String> = []
         for pair in (queryText ?? "").split(separator: "&", omittingEmptySubsequences: true) {
             guard let equals = pair.firstIndex(of: "=") else { throw invalid("the parameter '\(pair)' has no '=VALUE'") }
@@ -178,8 +183,13 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             case "passfile":
                 guard value.hasPrefix("/") else { throw invalid("passfile='\(value)' must be an absolute path") }
                 passfile = value
+            case "connect_timeout":
+                guard let seconds = Int(value), (1...600).contains(seconds) else {
+                    throw invalid("connect_timeout='\(value)' is not a number of seconds in 1 ... 600")
+                }
+                connectTimeout = .seconds(seconds)
             default:
-                throw invalid("the parameter '\(name)' is not known; allowed: host, sslmode, sslrootcert, passfile, pool")
+                throw invalid("the parameter '\(name)' is not known; allowed: host, sslmode, sslrootcert, passfile, connect_timeout, pool")
             }
         }
         let endpoint: Endpoint
@@ -209,6 +219,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         }
         self.init(endpoint: endpoint, username: username, password: password, database: database, sslMode: sslMode, poolSize: poolSize)
         self.sslRootCertificate = sslRootCertificate
+        self.connectTimeout = connectTimeout
     }
 
     private static func port(_ text: Substring, _ invalid: (String) -> IdentityRiskError) throws(IdentityRiskError) -> Int {
@@ -265,6 +276,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         text += "/\(database)"
         if sslMode != .prefer, endpoint.socketPath == nil { parameters.append("sslmode=\(sslMode.rawValue)") }
         if let sslRootCertificate { parameters.append("sslrootcert=\(sslRootCertificate)") }
+        if let connectTimeout { parameters.append("connect_timeout=\(connectTimeout.components.seconds)") }
         if poolSize != Self.defaultPoolSize { parameters.append("pool=\(poolSize)") }
         return parameters.isEmpty ? text : text + "?" + parameters.joined(separator: "&")
     }

@@ -27,7 +27,8 @@ struct FleetDaemonTests {
     func withFleet(_ body: (Fleet) async throws -> Void) async throws {
         let postgres = try await ThrowawayPostgres()
         let directory = try makeTemporaryDirectory()
-        let arguments = ["--store", postgres.url]
+        // connect_timeout=2: calls (and health) learn of an outage within 2 s.
+        let arguments = ["--store", postgres.url + "&connect_timeout=2"]
         let fleet = Fleet(
             postgres: postgres, directory: directory,
             a: try HardeningDaemon(socketPath: directory + "/a.sock", arguments: arguments),
@@ -170,16 +171,22 @@ struct FleetDaemonTests {
             let beforeOutage = acknowledged.value.count
             phase.withLock { $0 = 1 }
             try await fleet.postgres.stop()
-            try await Task.sleep(for: .seconds(5))
-            // Both daemons are alive and answer while their store is down.
+            let outageStarted = ContinuousClock.now
+            // Both daemons are alive and answer while their store is down, and
+            // say so once a query to it has failed (within connect_timeout).
             for daemon in [fleet.a, fleet.b] {
-                let health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
+                var health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
+                while health.storeStatus.available, ContinuousClock.now - outageStarted < .milliseconds(4500) {
+                    try await Task.sleep(for: .milliseconds(200))
+                    health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
+                }
                 #expect(health.serving == .serving)
                 #expect(health.storeStatus.kind == "postgresql")
                 #expect(!health.storeStatus.available, "health says the store is unavailable during the outage")
                 #expect(health.storeStatus.host?.contains(fleet.postgres.directory) == true, "and names the server it tried: \(health.storeStatus)")
                 #expect(health.storeStatus.problem?.isEmpty == false)
             }
+            try await Task.sleep(until: outageStarted + .seconds(5), clock: .continuous)
             try await fleet.postgres.start()
             phase.withLock { $0 = 2 }
             let watchdog = Task {

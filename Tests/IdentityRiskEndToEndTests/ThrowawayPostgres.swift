@@ -18,6 +18,10 @@ final class ThrowawayPostgres: Sendable {
     let osUser: String
     /// `postgresql://USER@/irisk?host=DIR`, the form `--store` takes.
     let url: String
+    /// With TLS: the loopback TCP port it also listens on, and the CA (PEM) that
+    /// signed its certificate (for `localhost` only).
+    let tcpPort: Int?
+    var caFile: String { directory + "/tls/ca.pem" }
 
     /// Whether this machine can run one (the binaries are there), or the tests must (CI).
     static var enabled: Bool {
@@ -33,18 +37,23 @@ final class ThrowawayPostgres: Sendable {
         return nil
     }
 
-    init() async throws {
+    /// `tls`: also listen on 127.0.0.1 (a random port) with `ssl=on` and a
+    /// certificate for DNS name `localhost` from a CA of the test's own.
+    init(tls: Bool = false) async throws {
         binDirectory = try #require(Self.findBinDirectory(), "PostgreSQL's binaries are missing: install Debian's postgresql (dev/with-postgres.sh does)")
         osUser = getuid() == 0 ? "postgres" : String(cString: getpwuid(getuid()).pointee.pw_name)
         directory = "/tmp/irisk-pgt-\(UUID().uuidString.prefix(8).lowercased())"
-        url = "postgresql://\(osUser)@/irisk?host=\(directory)"
+        let port = tls ? Int.random(in: 20_000...40_000) : nil
+        tcpPort = port
+        url = "postgresql://\(osUser)@\(port.map { ":\($0)" } ?? "")/irisk?host=\(directory)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         chmod(directory, 0o755)
         if getuid() == 0 { try await run("/bin/chown", [osUser, directory], asServer: false) }
         do {
             try await run("\(binDirectory)/initdb", ["-D", "\(directory)/data", "-U", osUser, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
+            if tls { try await makeCertificates() }
             try await start()
-            try await run("\(binDirectory)/createdb", ["-h", directory, "-U", osUser, "irisk"])
+            try await run("\(binDirectory)/createdb", ["-h", directory, "-p", "\(tcpPort ?? 5432)", "-U", osUser, "irisk"])
         } catch {
             await destroy()
             throw error
@@ -52,14 +61,40 @@ final class ThrowawayPostgres: Sendable {
     }
 
     func start() async throws {
+        var options = "-c unix_socket_directories='\(directory)' -c fsync=on -c synchronous_commit=on -c max_connections=200"
+        if let tcpPort {
+            options += " -c listen_addresses='127.0.0.1' -c port=\(tcpPort) -c ssl=on -c log_connections=on"
+                + " -c ssl_cert_file='\(directory)/data/server.crt' -c ssl_key_file='\(directory)/data/server.key'"
+        } else {
+            options += " -c listen_addresses=''"
+        }
         try await run("\(binDirectory)/pg_ctl", [
-            "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60", "start",
-            "-o", "-c listen_addresses='' -c unix_socket_directories='\(directory)' -c fsync=on -c synchronous_commit=on -c max_connections=200",
+            "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60", "start", "-o", options,
         ])
         // pg_ctl -w returns once the server is up; its socket may follow a moment later.
-        let socket = "\(directory)/.s.PGSQL.5432"
+        let socket = "\(directory)/.s.PGSQL.\(tcpPort ?? 5432)"
         for _ in 0..<200 where access(socket, F_OK) != 0 { try await Task.sleep(for: .milliseconds(50)) }
     }
+
+    /// A CA and a server certificate for `localhost` signed by it (openssl).
+    private func makeCertificates() async throws {
+        let tls = directory + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: false)
+        let openssl = "/usr/bin/openssl"
+        try await run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=irisk test CA",
+                                "-keyout", tls + "/ca.key", "-out", tls + "/ca.pem"], asServer: false)
+        try await run(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                                "-keyout", tls + "/server.key", "-out", tls + "/server.csr"], asServer: false)
+        try "subjectAltName=DNS:localhost\n".write(toFile: tls + "/ext.cnf", atomically: true, encoding: .utf8)
+        try await run(openssl, ["x509", "-req", "-days", "2", "-in", tls + "/server.csr", "-CA", tls + "/ca.pem", "-CAkey", tls + "/ca.key",
+                                "-CAcreateserial", "-extfile", tls + "/ext.cnf", "-out", directory + "/data/server.crt"], asServer: false)
+        try FileManager.default.copyItem(atPath: tls + "/server.key", toPath: directory + "/data/server.key")
+        chmod(directory + "/data/server.key", 0o600)
+        if getuid() == 0 { try await run("/bin/chown", [osUser, directory + "/data/server.crt", directory + "/data/server.key"], asServer: false) }
+    }
+
+    /// The server's log (connections are logged with TLS).
+    func log() -> String { (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? "" }
 
     /// `pg_ctl stop -m fast`: open connections are ended, the server shuts down cleanly.
     func stop() async throws {

@@ -43,6 +43,9 @@ struct PostgresLocationTests {
         let verifyCA = try parse("postgresql://u@h/d?sslmode=verify-ca&sslrootcert=/etc/irisk/ca.pem")
         #expect(verifyCA.sslMode == .verifyCA && verifyCA.sslRootCertificate == "/etc/irisk/ca.pem")
         #expect(try parse(verifyCA.description) == verifyCA, "the description parses back")
+        let timeout = try parse("postgresql://u@h/d?connect_timeout=2")
+        #expect(timeout.connectTimeout == .seconds(2))
+        #expect(try parse(timeout.description) == timeout)
     }
 
     /// Writes `text` to a fresh password file with `mode`; its path.
@@ -101,11 +104,12 @@ struct PostgresLocationTests {
             ("postgresql://u@h/d?sslrootcert=/ca.pem", "verify-ca or verify-full only"),
             ("postgresql://u@h/d?sslmode=verify-ca&sslrootcert=ca.pem", "absolute path"),
             ("postgresql://u@h/d?passfile=pgpass", "absolute path"),
+            ("postgresql://u@h/d?connect_timeout=0", "1 ... 600"),
             ("postgresql://u@h/d?pool=0", "allowed: 2 ... 1000"),
             ("postgresql://u@h/d?pool=1", "allowed: 2 ... 1000"),
             ("postgresql://u@h/d?pool=many", "pool='many'"),
             ("postgresql://u@h/d?host=relative", "absolute path"),
-            ("postgresql://u@h/d?timeout=3", "allowed: host, sslmode, sslrootcert, passfile, pool"),
+            ("postgresql://u@h/d?timeout=3", "allowed: host, sslmode, sslrootcert, passfile, connect_timeout, pool"),
             ("postgresql://u@h/d?pool=2&pool=3", "given twice"),
             ("postgresql://u@h/d?pool", "has no '=VALUE'"),
             ("postgresql://u@h/d%zz", "two hex digits"),
