@@ -36,12 +36,9 @@ public final class ServerMetrics: Sendable {
     }
 
     private let factory: any MetricsFactory
-    /// By event loop, then method slot (``CallCounters``); slot 0 (no method) is
-    /// never timed, so it has none. One timer per loop (dimension `loop`): a
-    /// Prometheus histogram takes a lock per observation, and one shared by
-    /// the loops cost ~10% of the memory store's rate under load; sum them
-    /// with `sum without (loop)`.
-    private let durations: [[CoreMetrics.Timer?]]
+    /// The request durations, lock-free per event loop (``RequestDurationHistograms``),
+    /// rendered by ``requestDurationExposition()`` beside swift-prometheus' registry.
+    private let durations: RequestDurationHistograms
     private let commitBatch: Recorder
     private let commitDuration: CoreMetrics.Timer
     private let gauges: Gauges
@@ -63,11 +60,7 @@ public final class ServerMetrics: Sendable {
     public init(factory: any MetricsFactory, loops: Int? = nil) {
         let loops = loops ?? System.coreCount
         self.factory = factory
-        durations = (0...max(1, loops)).map { loop in
-            [nil] + IdentityRiskMethods.all.map {
-                CoreMetrics.Timer(label: Name.requestDuration, dimensions: [("method", $0.descriptor.name), ("loop", "\(loop)")], factory: factory)
-            }
-        }
+        durations = RequestDurationHistograms(loops: loops)
         commitBatch = Recorder(label: Name.commitBatchSize, aggregate: true, factory: factory)
         commitDuration = CoreMetrics.Timer(label: Name.commitDuration, factory: factory)
         func gauge(_ name: String) -> Recorder { Recorder(label: name, aggregate: false, factory: factory) }
@@ -82,8 +75,12 @@ public final class ServerMetrics: Sendable {
     func recordDuration(loop: Int, methodSlot: Int, since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
-        durations[min(loop, durations.count - 1)][methodSlot]?.recordNanoseconds(seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000)
+        durations.record(loop: loop, methodSlot: methodSlot, nanoseconds: UInt64(clamping: seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000))
     }
+
+    /// `irisk_request_duration_seconds` in the exposition format, to append to
+    /// the registry's output.
+    public func requestDurationExposition() -> String { durations.render(name: Name.requestDuration) }
 
     /// On the store's writer thread, once per committed transaction.
     func record(_ commit: CommitSample) {

@@ -228,7 +228,6 @@ struct Iriskd: AsyncParsableCommand {
     static func prometheusFactory() -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
         let micros: [Int64] = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000]
-        factory.durationHistogramBuckets[ServerMetrics.Name.requestDuration] = micros.map { .microseconds($0) }
         factory.durationHistogramBuckets[ServerMetrics.Name.commitDuration] = micros.dropFirst(2).map { .microseconds($0) }
         factory.valueHistogramBuckets[ServerMetrics.Name.commitBatchSize] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
         return factory
@@ -421,17 +420,18 @@ struct Iriskd: AsyncParsableCommand {
 
         let metricsConfiguration = try self.metricsConfiguration
         let prometheus = metricsConfiguration.map { _ in Self.prometheusFactory() }
+        let serverMetrics = prometheus.map { ServerMetrics(factory: $0) }
         let server = IdentityRiskServer(
             configuration: configuration,
             store: eventStore,
             logger: logger,
-            metrics: prometheus.map { ServerMetrics(factory: $0) })
+            metrics: serverMetrics)
         var services: [any Service] = [eventStore, server]
-        if let metricsConfiguration, let prometheus {
+        if let metricsConfiguration, let prometheus, let serverMetrics {
             let registry = prometheus.registry
             services.append(MetricsEndpoint(configuration: metricsConfiguration, logger: logger) { [server] in
                 server.refreshMetrics()
-                return registry.emitToBuffer()
+                return registry.emitToBuffer() + Array(serverMetrics.requestDurationExposition().utf8)
             })
         }
         // The store first: on shutdown the server (after it) stops first and drains,
