@@ -19,7 +19,8 @@ final class ChildProcessServer: BenchTarget {
     private let fsync: FsyncProbe.Result?
 
     /// `extraArguments` go after the bench's own (`--server-arg`, a `--variant`'s).
-    init(executable: String, store spec: StoreSpec, depth: Int, scratch: TemporaryDirectory, extraArguments: [String] = []) throws(BenchError) {
+    /// `storeArgument`: `--store` as given (a PostgreSQL URL is passed on as it is, password included).
+    init(executable: String, store spec: StoreSpec, storeArgument: String, depth: Int, scratch: TemporaryDirectory, extraArguments: [String] = []) throws(BenchError) {
         guard access(executable, X_OK) == 0 else { throw BenchError("--spawn-process: \(executable) is not an executable file") }
         socketPath = scratch.path + "/iriskd.sock"
         var arguments = [executable, "--socket", socketPath, "--log-level", "error", "--max-in-flight", String(max(1024, depth)), "--shutdown-grace-ms", "2000",
@@ -29,6 +30,10 @@ final class ChildProcessServer: BenchTarget {
             arguments += ["--store", "sqlite:" + path]
             storeText = "sqlite (\(path))"
             fsync = FsyncProbe.run(directory: StoreSpec.directory(of: path))
+        } else if case .postgres = spec.kind {
+            arguments += ["--store", storeArgument]
+            storeText = spec.description
+            fsync = nil
         } else {
             arguments += ["--store", "memory"]
             storeText = "memory"

@@ -38,7 +38,7 @@ final class InProcessServer: BenchTarget {
             storeText = "sqlite (\(path))"
         } else {
             fsync = nil
-            storeText = "memory"
+            storeText = spec.description
         }
         statistics = StatisticsWindow(store: sqlite)
         server = IdentityRiskServer(

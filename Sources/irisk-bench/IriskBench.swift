@@ -32,7 +32,7 @@ struct IriskBench: AsyncParsableCommand {
     var spawn = false
     @Option(help: ArgumentHelp("Start this iriskd binary as a child process on a scratch socket.", valueName: "path"))
     var spawnProcess: String?
-    @Option(help: "With --spawn/--spawn-process: memory, sqlite (a scratch file), or sqlite:PATH.")
+    @Option(help: "With --spawn/--spawn-process: memory, sqlite (a scratch file), sqlite:PATH, or a postgresql:// URL (README, Running a fleet).")
     var store = "memory"
     @Option(help: "With --socket: the server's pid, to report its memory and CPU.")
     var serverPid: Int32?
@@ -241,7 +241,7 @@ struct IriskBench: AsyncParsableCommand {
         }
         if let executable = spawnProcess {
             let server = try ChildProcessServer(
-                executable: executable, store: spec, depth: depth, scratch: scratch, extraArguments: serverArguments + extraArguments)
+                executable: executable, store: spec, storeArgument: store, depth: depth, scratch: scratch, extraArguments: serverArguments + extraArguments)
             Watchdog.childPID.store(server.pid, ordering: .relaxed)
             do {
                 try await server.waitUntilListening()
