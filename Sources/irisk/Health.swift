@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdentityRiskClient
 import IdentityRiskCore
+import IdentityRiskGraphJSON
 import IdentityRiskService
 import IdentityRiskWire
 
@@ -38,19 +39,5 @@ struct Health: AsyncParsableCommand {
     }
 }
 
-/// `value` as a JSON string literal.
-func jsonString(_ value: String) -> String {
-    var out = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}
+/// `value` as a JSON string literal (the one escaper: IdentityRiskGraphJSON.JSONString).
+func jsonString(_ value: String) -> String { JSONString.quoted(value) }
