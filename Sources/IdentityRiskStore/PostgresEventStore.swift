@@ -113,6 +113,12 @@ public final class PostgresEventStore: EventStore {
         location: PostgresLocation, configuration: Configuration = .init(),
         logger: Logger = Logger(label: "IdentityRiskStore.PostgresEventStore")
     ) throws(IdentityRiskError) {
+        var configuration = configuration
+        // The URL's connect_timeout wins over the configuration's.
+        if let connectTimeout = location.connectTimeout {
+            configuration.connectTimeout = connectTimeout
+            configuration.operationTimeout = max(configuration.operationTimeout, connectTimeout)
+        }
         if let problem = configuration.problem {
             throw IdentityRiskError(code: .invalidArgument, message: "PostgresEventStore.Configuration.\(problem)", target: "configuration")
         }
@@ -128,12 +134,13 @@ public final class PostgresEventStore: EventStore {
         let client = self.client
         let serverDescription = location.serverDescription
         let readLogger = logger
+        let readConfiguration = configuration
         let reachability = Reachability()
         self.reachability = reachability
         self.pump = PostgresFeedPump(feed: feed) { after, limit throws(IdentityRiskError) in
             do throws(IdentityRiskError) {
                 let changes = try await Self.readChanges(
-                    client: client, configuration: configuration, after: after, limit: limit, server: serverDescription, logger: readLogger)
+                    client: client, configuration: readConfiguration, after: after, limit: limit, server: serverDescription, logger: readLogger)
                 reachability.succeeded()
                 return changes
             } catch {
@@ -173,7 +180,7 @@ public final class PostgresEventStore: EventStore {
         }
         config.options.maximumConnections = location.poolSize
         config.options.minimumConnections = 0
-        config.options.connectTimeout = configuration.connectTimeout
+        config.options.connectTimeout = location.connectTimeout ?? configuration.connectTimeout
         config.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "iriskd")]
         return config
     }

@@ -97,10 +97,6 @@ public struct StoreSpec: Sendable, Hashable, CustomStringConvertible {
             var configuration = postgresConfiguration
             if let changeRetention { configuration.changeRetention = changeRetention }
             if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
-            if let connectTimeout = location.connectTimeout {
-                configuration.connectTimeout = connectTimeout
-                configuration.operationTimeout = max(configuration.operationTimeout, connectTimeout)
-            }
             return try PostgresEventStore(location: location, configuration: configuration, logger: logger)
         }
     }

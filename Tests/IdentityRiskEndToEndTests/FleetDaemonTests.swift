@@ -28,7 +28,7 @@ struct FleetDaemonTests {
         let postgres = try await ThrowawayPostgres()
         let directory = try makeTemporaryDirectory()
         // connect_timeout=2: calls (and health) learn of an outage within 2 s.
-        let arguments = ["--store", postgres.url + "&connect_timeout=2"]
+        let arguments = ["--store", postgres.url + "&connect_timeout=\(2 * timeScale)"]
         let fleet = Fleet(
             postgres: postgres, directory: directory,
             a: try HardeningDaemon(socketPath: directory + "/a.sock", arguments: arguments),
@@ -176,7 +176,7 @@ struct FleetDaemonTests {
             // say so once a query to it has failed (within connect_timeout).
             for daemon in [fleet.a, fleet.b] {
                 var health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
-                while health.storeStatus.available, ContinuousClock.now - outageStarted < .seconds(15) {
+                while health.storeStatus.available, ContinuousClock.now - outageStarted < scaledDuration(15_000) {
                     try await Task.sleep(for: .milliseconds(200))
                     health = try await withIdentityRiskClient(socketPath: daemon.socketPath) { try await $0.health() }
                 }
@@ -193,7 +193,7 @@ struct FleetDaemonTests {
             try await fleet.postgres.start()
             phase.withLock { $0 = 2 }
             let watchdog = Task {
-                try await Task.sleep(for: .seconds(90))
+                try await Task.sleep(for: .seconds(90 * min(timeScale, 4)))
                 givenUp.withLock { $0 = true }
             }
             try await load.value

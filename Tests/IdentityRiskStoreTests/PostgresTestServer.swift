@@ -49,6 +49,9 @@ enum PostgresTestServer {
         // Tests run in parallel, each with its own store: a small pool keeps
         // them under the cluster's max_connections.
         location.poolSize = 4
+        // Generous: under a sanitizer with every test connecting at once, the
+        // default 5 s for a connection is not enough (only failures wait longer).
+        location.connectTimeout = .seconds(60)
         return location
     }
 
@@ -72,7 +75,7 @@ enum PostgresTestServer {
     /// (its `run()` is cancelled, not awaited: the test does not wait for the
     /// client's connections to close).
     static func withClient<T: Sendable>(_ location: PostgresLocation, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(configuration: try PostgresEventStore.clientConfiguration(location, .init()))
+        let client = PostgresClient(configuration: try PostgresEventStore.clientConfiguration(location, .init(connectTimeout: .seconds(60))))
         let running = Task { await client.run() }
         defer { running.cancel() }
         return try await body(client)
