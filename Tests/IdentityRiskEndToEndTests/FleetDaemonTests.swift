@@ -136,7 +136,7 @@ struct FleetDaemonTests {
                     for (host, socket) in [fleet.a.socketPath, fleet.b.socketPath].enumerated() {
                         group.addTask {
                             let client = IdentityRiskClient(
-                                socketPath: socket, configuration: ClientConfiguration(defaultTimeoutMilliseconds: 10_000, maxRetries: 0))
+                                socketPath: socket, configuration: ClientConfiguration(defaultTimeoutMilliseconds: UInt32(scaled(10_000)), maxRetries: 0))
                             defer { Task { await client.close() } }
                             try await withThrowingTaskGroup(of: Void.self) { calls in
                                 for slot in 0..<4 {

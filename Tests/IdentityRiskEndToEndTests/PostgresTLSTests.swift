@@ -11,7 +11,7 @@ struct PostgresTLSTests {
     /// A create and a get through a store at `url`: nil, or the error.
     func roundTrip(_ url: String, id: String) async throws -> IdentityRiskError? {
         let location = try PostgresLocation(parsing: url, environment: [:])
-        let store = try PostgresEventStore(location: location, configuration: .init(connectTimeout: scaledDuration(5000)))
+        let store = try PostgresEventStore(location: location, configuration: .init(connectTimeout: scaledDuration(5000), operationTimeout: scaledDuration(30_000)))
         defer { Task { await store.close() } }
         do {
             let event = seedEvent(id: id, createdDateTime: try DateTimeOffset(parsing: "2026-12-02T00:00:00Z"))
