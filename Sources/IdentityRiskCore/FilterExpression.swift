@@ -20,6 +20,19 @@ public typealias FilterProperty = EventProperty
 
 public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
     case eq, ne, gt, ge, lt, le
+
+    /// Whether `lhs op rhs` holds: the one place that reads an operator (the
+    /// in-memory filter and the SQL translator's enum ranks both use it).
+    public func holds<T: Comparable>(_ lhs: T, _ rhs: T) -> Bool {
+        switch self {
+        case .eq: lhs == rhs
+        case .ne: lhs != rhs
+        case .gt: lhs > rhs
+        case .ge: lhs >= rhs
+        case .lt: lhs < rhs
+        case .le: lhs <= rhs
+        }
+    }
 }
 
 public enum FilterValue: Sendable, Hashable {
@@ -75,14 +88,5 @@ public struct FilterComparison: Sendable, Hashable {
         }
     }
 
-    private func compare<T: Comparable>(_ lhs: T, _ rhs: T) -> Bool {
-        switch op {
-        case .eq: lhs == rhs
-        case .ne: lhs != rhs
-        case .gt: lhs > rhs
-        case .ge: lhs >= rhs
-        case .lt: lhs < rhs
-        case .le: lhs <= rhs
-        }
-    }
+    private func compare<T: Comparable>(_ lhs: T, _ rhs: T) -> Bool { op.holds(lhs, rhs) }
 }

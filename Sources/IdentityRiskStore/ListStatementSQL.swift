@@ -197,21 +197,11 @@ struct ListStatementSQL: Sendable {
     private static func member<E: CaseIterable & RawRepresentable>(
         _ column: String, _ literal: E, _ rank: (E) -> UInt32, _ op: FilterOperator, _ binder: inout Binder
     ) -> String where E.RawValue == String {
-        let admitted = E.allCases.filter { holds(op, rank($0), rank(literal)) }.map(\.rawValue)
+        let admitted = E.allCases.filter { op.holds(rank($0), rank(literal)) }.map(\.rawValue)
         guard !admitted.isEmpty else { return binder.dialect.matchesNothing }
         return "\(column) IN (\(admitted.map { binder.bind(.text($0)) }.joined(separator: ", ")))"
     }
 
-    private static func holds(_ op: FilterOperator, _ lhs: UInt32, _ rhs: UInt32) -> Bool {
-        switch op {
-        case .eq: lhs == rhs
-        case .ne: lhs != rhs
-        case .gt: lhs > rhs
-        case .ge: lhs >= rhs
-        case .lt: lhs < rhs
-        case .le: lhs <= rhs
-        }
-    }
 
     private static func symbol(_ op: FilterOperator) -> String {
         switch op {
