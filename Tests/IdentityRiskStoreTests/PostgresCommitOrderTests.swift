@@ -26,8 +26,12 @@ struct PostgresCommitOrderTests {
             case .naiveSequence: "SELECT nextval('probe_cursor')"
             case .storeCounterRow: PostgresQuery(unsafeSQL: PostgresSchema.takeCursorsSQL, binds: PostgresEventStore.binds(Int64(1)))
             }
-            for try await value in try await connection.query(query, logger: PostgresTestServer.logger).decode(Int64.self) { return value }
-            throw PostgresTestServer.Failure("\(self) answered no cursor")
+            // Read to the end, as the store does: a row stream left early is
+            // drained by the client behind the statements that follow.
+            var taken: Int64?
+            for try await value in try await connection.query(query, logger: PostgresTestServer.logger).decode(Int64.self) { taken = value }
+            guard let taken else { throw PostgresTestServer.Failure("\(self) answered no cursor") }
+            return taken
         }
     }
 
@@ -61,36 +65,70 @@ struct PostgresCommitOrderTests {
             }
             return try await client.withConnection { first in
                 try await client.withConnection { follower in
-                    _ = try await first.query("BEGIN", logger: logger)
-                    let one = try await allocation.take(first)
-                    _ = try await first.query("INSERT INTO probe_log VALUES (\(one))", logger: logger)
+                    // Transaction 2's connection is open before transaction 1
+                    // begins, so a slow connection set-up cannot pass for the lock.
+                    try await client.withConnection { secondConnection in
+                        let secondPID = try await backendPID(secondConnection)
+                        _ = try await first.query("BEGIN", logger: logger)
+                        let one = try await allocation.take(first)
+                        _ = try await first.query("INSERT INTO probe_log VALUES (\(one))", logger: logger)
 
-                    let tookCursor = Atomic<Bool>(false)
-                    let second = Task { () throws -> Int64 in
-                        try await client.withConnection { connection in
-                            _ = try await connection.query("BEGIN", logger: logger)
-                            let two = try await allocation.take(connection)
+                        let tookCursor = Atomic<Bool>(false)
+                        let second = Task { () throws -> Int64 in
+                            _ = try await secondConnection.query("BEGIN", logger: logger)
+                            let two = try await allocation.take(secondConnection)
                             tookCursor.store(true, ordering: .sequentiallyConsistent)
-                            _ = try await connection.query("INSERT INTO probe_log VALUES (\(two))", logger: logger)
-                            _ = try await connection.query("COMMIT", logger: logger)
+                            _ = try await secondConnection.query("INSERT INTO probe_log VALUES (\(two))", logger: logger)
+                            _ = try await secondConnection.query("COMMIT", logger: logger)
                             return two
                         }
+                        // Wait for what transaction 2 does: either it has its
+                        // cursor, or the server shows it waiting on a lock.
+                        // No timing guess decides the outcome; the bound only
+                        // stops a test that would otherwise hang.
+                        let deadline = ContinuousClock.now + .seconds(60)
+                        var blocked = false
+                        while !tookCursor.load(ordering: .sequentiallyConsistent), ContinuousClock.now < deadline {
+                            if try await waitsOnLock(follower, pid: secondPID) { blocked = true; break }
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        let early = tookCursor.load(ordering: .sequentiallyConsistent)
+                        guard early || blocked else { throw PostgresTestServer.Failure("transaction 2 neither took a cursor nor waited on a lock within 60 s") }
+                        if early {
+                            // Its insert and commit follow the cursor; wait for the commit.
+                            while try await read(follower, after: 0).isEmpty, ContinuousClock.now < deadline {
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
+                        var followed = try await read(follower, after: 0)
+                        _ = try await first.query("COMMIT", logger: logger)
+                        let two = try await second.value
+                        // The follower reads again once both commits are
+                        // visible to a new statement (the wait is bounded).
+                        while try await read(follower, after: 0).count < 2, ContinuousClock.now < deadline {
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        followed += try await read(follower, after: followed.last ?? 0)
+                        return Outcome(committed: [one, two].sorted(), followed: followed, secondTookCursorEarly: early)
                     }
-                    // Give transaction 2 time to take its cursor and commit, if it can.
-                    let deadline = ContinuousClock.now + .seconds(2)
-                    while !tookCursor.load(ordering: .sequentiallyConsistent), ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
-                    try await Task.sleep(for: .milliseconds(200))
-                    let early = tookCursor.load(ordering: .sequentiallyConsistent)
-                    var followed = try await read(follower, after: 0)
-                    _ = try await first.query("COMMIT", logger: logger)
-                    let two = try await second.value
-                    followed += try await read(follower, after: followed.last ?? 0)
-                    return Outcome(committed: [one, two].sorted(), followed: followed, secondTookCursorEarly: early)
                 }
             }
         }
+    }
+
+    func backendPID(_ connection: PostgresConnection) async throws -> Int32 {
+        var backend: Int32?
+        for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: PostgresTestServer.logger).decode(Int32.self) { backend = pid }
+        guard let backend else { throw PostgresTestServer.Failure("no backend pid") }
+        return backend
+    }
+
+    /// Whether the backend `pid` is waiting for a lock, as the server sees it.
+    func waitsOnLock(_ connection: PostgresConnection, pid: Int32) async throws -> Bool {
+        let rows = try await connection.query("SELECT count(*) FROM pg_locks WHERE pid = \(pid) AND NOT granted", logger: PostgresTestServer.logger)
+        var waiting = false
+        for try await count in rows.decode(Int64.self) { waiting = count > 0 }
+        return waiting
     }
 
     @Test("a plain sequence: transaction 2 commits cursor 2 while 1 is open, and a follower passes 1 and never sees it (the trap)")
