@@ -31,6 +31,11 @@ func scaledDuration(_ milliseconds: Int64) -> Duration { .milliseconds(scaled(mi
 
 /// After an attack: another client still creates and reads back quickly, and
 /// the attack stored nothing (`store.count` goes from `expectedCount` to +1).
+///
+/// "Quickly" is 4 s: below the server's handshake (5 s) and frame-read (10 s)
+/// deadlines, so a server that an attack stalls until one of them fires still
+/// fails it, with room for the test load (a 2 s bound saw 2.05–2.19 s on a
+/// fresh CI machine while the whole pass started at once).
 func expectStillServing(_ server: TestServer, store: MemoryEventStore, expectedCount: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     #expect(store.count == expectedCount, "the attack stored nothing", sourceLocation: sourceLocation)
     let started = ContinuousClock.now
@@ -38,7 +43,7 @@ func expectStillServing(_ server: TestServer, store: MemoryEventStore, expectedC
         let created = try await client.create(seedDraft())
         #expect(try await client.get(id: created.event.id) == created.event, sourceLocation: sourceLocation)
     }
-    #expect(ContinuousClock.now - started < scaledDuration(2000), "another client is served promptly", sourceLocation: sourceLocation)
+    #expect(ContinuousClock.now - started < scaledDuration(4000), "another client is served promptly", sourceLocation: sourceLocation)
     #expect(store.count == expectedCount + 1, sourceLocation: sourceLocation)
 }
 
