@@ -26,12 +26,7 @@ struct PostgresCommitOrderTests {
             case .naiveSequence: "SELECT nextval('probe_cursor')"
             case .storeCounterRow: PostgresQuery(unsafeSQL: PostgresSchema.takeCursorsSQL, binds: PostgresEventStore.binds(Int64(1)))
             }
-            // Read to the end, as the store does: a row stream left early is
-            // drained by the client behind the statements that follow.
-            var taken: Int64?
-            for try await value in try await connection.query(query, logger: PostgresTestServer.logger).decode(Int64.self) { taken = value }
-            guard let taken else { throw PostgresTestServer.Failure("\(self) answered no cursor") }
-            return taken
+            return try await lastValue(connection, query, Int64.self, "\(self) answered no cursor")
         }
     }
 
@@ -117,18 +112,12 @@ struct PostgresCommitOrderTests {
     }
 
     func backendPID(_ connection: PostgresConnection) async throws -> Int32 {
-        var backend: Int32?
-        for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: PostgresTestServer.logger).decode(Int32.self) { backend = pid }
-        guard let backend else { throw PostgresTestServer.Failure("no backend pid") }
-        return backend
+        try await lastValue(connection, "SELECT pg_backend_pid()", Int32.self, "no backend pid")
     }
 
     /// Whether the backend `pid` is waiting for a lock, as the server sees it.
     func waitsOnLock(_ connection: PostgresConnection, pid: Int32) async throws -> Bool {
-        let rows = try await connection.query("SELECT count(*) FROM pg_locks WHERE pid = \(pid) AND NOT granted", logger: PostgresTestServer.logger)
-        var waiting = false
-        for try await count in rows.decode(Int64.self) { waiting = count > 0 }
-        return waiting
+        try await lastValue(connection, "SELECT count(*) FROM pg_locks WHERE pid = \(pid) AND NOT granted", Int64.self, "no lock count") > 0
     }
 
     @Test("a plain sequence: transaction 2 commits cursor 2 while 1 is open, and a follower passes 1 and never sees it (the trap)")
@@ -146,4 +135,15 @@ struct PostgresCommitOrderTests {
         #expect(outcome.committed == [1, 2])
         #expect(outcome.followed == [1, 2], "no change passed over")
     }
+}
+
+/// The last value of a one-column query, read to the end as the store reads
+/// its statements (a row stream left early is drained behind the next ones).
+private func lastValue<Value: PostgresDecodable & Sendable>(
+    _ connection: PostgresConnection, _ query: PostgresQuery, _: Value.Type, _ missing: String
+) async throws -> Value {
+    var last: Value?
+    for try await value in try await connection.query(query, logger: PostgresTestServer.logger).decode(Value.self) { last = value }
+    guard let last else { throw PostgresTestServer.Failure(missing) }
+    return last
 }
