@@ -9,7 +9,9 @@
 #   IRISK_TEST_POSTGRES_URL=postgresql://USER@/irisk?host=SOCKET_DIR
 # (the form `--store` accepts). The cluster is stopped and its directory removed
 # when this script exits, whether CMD passed, failed or was interrupted.
-# CMD's exit status is this script's.
+# CMD's exit status is this script's. When CMD fails, the server log's slow
+# statements (over 2 s), checkpoints and lock waits go to stderr;
+# IRISK_PG_KEEP_LOG=FILE keeps the whole log.
 set -euo pipefail
 if [ $# -eq 0 ]; then
   echo "usage: dev/with-postgres.sh CMD [ARGS...]" >&2
@@ -55,6 +57,13 @@ LOG="$WORK/server.log"
 
 cleanup() {
   local status=$?
+  # On failure, what the server saw: slow statements, checkpoints, lock waits.
+  if [ "$status" -ne 0 ] && [ -s "$LOG" ]; then
+    echo "with-postgres: CMD failed ($status); the server log's slow statements, checkpoints and lock waits (last 60):" >&2
+    grep -E 'duration:|checkpoint|lock|FATAL|PANIC|ERROR' "$LOG" | tail -n 60 >&2 || true
+  fi
+  # IRISK_PG_KEEP_LOG=FILE keeps the whole server log (for reading after a run).
+  if [ -n "${IRISK_PG_KEEP_LOG:-}" ] && [ -f "$LOG" ]; then cp "$LOG" "$IRISK_PG_KEEP_LOG" || true; fi
   if [ -f "$DATA/postmaster.pid" ]; then
     as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 \
       || as_pg "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
@@ -72,7 +81,7 @@ trap 'stop 143' TERM
 as_pg "$BIN/initdb" -D "$DATA" -U "$PGUSER_OS" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 \
   || { cat "$WORK/initdb.log" >&2; exit 1; }
 if ! as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start \
-  -o "-c listen_addresses='' -c unix_socket_directories='$SOCKET' -c fsync=on -c synchronous_commit=on -c max_connections=400" >/dev/null; then
+  -o "-c listen_addresses='' -c unix_socket_directories='$SOCKET' -c fsync=on -c synchronous_commit=on -c max_connections=400 -c log_min_duration_statement=2000 -c log_checkpoints=on -c log_lock_waits=on" >/dev/null; then
   cat "$LOG" >&2
   exit 1
 fi
