@@ -41,12 +41,16 @@ struct PostgresCommitOrderTests {
     /// writes and commits; a follower reads; transaction 1 commits; the
     /// follower reads after the last cursor it saw.
     func play(_ allocation: Allocation) async throws -> Outcome {
-        let location = try await PostgresTestServer.createDatabase()
-        defer { Task { await PostgresTestServer.dropDatabase(location.database) } }
-        let store = try PostgresEventStore(location: location)
-        _ = try await store.changeLogBounds()  // migrated
-        await store.close()
-        return try await PostgresTestServer.withClient(location) { client in
+        try await PostgresTestServer.withDatabase { location, open in
+            let store = try open.open(location)
+            _ = try await store.changeLogBounds()  // migrated
+            await store.close()
+            return try await play(allocation, on: location)
+        }
+    }
+
+    func play(_ allocation: Allocation, on location: PostgresLocation) async throws -> Outcome {
+        try await PostgresTestServer.withClient(location) { client in
             let logger = PostgresTestServer.logger
             try await client.withConnection { setup in
                 _ = try await setup.query("CREATE TABLE probe_log (cursor bigint PRIMARY KEY)", logger: logger)

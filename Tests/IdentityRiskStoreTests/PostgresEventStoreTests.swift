@@ -21,18 +21,11 @@ struct PostgresEnvironmentTests {
 @Suite("PostgresEventStore", .enabled(if: PostgresTestServer.enabled))
 struct PostgresEventStoreTests {
     /// Runs `body` with `count` stores on one fresh database, all closed and the database dropped afterwards.
-    func withHosts(_ count: Int, _ body: ([PostgresEventStore], PostgresLocation) async throws -> Void) async throws {
-        let location = try await PostgresTestServer.createDatabase()
-        let stores = try (0 ..< count).map { _ in try PostgresEventStore(location: location) }
-        do {
-            try await body(stores, location)
-        } catch {
-            for store in stores { await store.close() }
-            await PostgresTestServer.dropDatabase(location.database)
-            throw error
+    func withHosts(_ count: Int, _ body: ([PostgresEventStore], PostgresLocation, PostgresTestServer.OpenStores) async throws -> Void) async throws {
+        try await PostgresTestServer.withDatabase { location, open in
+            let stores = try (0 ..< count).map { _ in try open.open(location) }
+            try await body(stores, location, open)
         }
-        for store in stores { await store.close() }
-        await PostgresTestServer.dropDatabase(location.database)
     }
 
     func appliedMigrations(_ location: PostgresLocation) async throws -> [String] {
@@ -47,7 +40,7 @@ struct PostgresEventStoreTests {
 
     @Test("four stores starting at once on an empty database migrate it once; a later start migrates nothing and sees the data")
     func concurrentMigrations() async throws {
-        try await withHosts(4) { stores, location in
+        try await withHosts(4) { stores, location, open in
             // Each store's first call waits for its own start-up (migrations under the lock).
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (n, store) in stores.enumerated() {
@@ -56,7 +49,7 @@ struct PostgresEventStoreTests {
                 try await group.waitForAll()
             }
             #expect(try await appliedMigrations(location) == PostgresSchema.migrations.map(\.version))
-            let later = try PostgresEventStore(location: location)
+            let later = try open.open(location)
             #expect(try await later.list(ListQuery(top: 10)).events.map(\.id).sorted() == ["mig-0", "mig-1", "mig-2", "mig-3"])
             #expect(try await later.changeLogBounds() == ChangeLogBounds(earliestResumable: .zero, latest: ChangeCursor(4)))
             await later.close()
@@ -66,7 +59,7 @@ struct PostgresEventStoreTests {
 
     @Test("two hosts racing creates of the same ids: each stored once; same content answers alreadyExisted, other content ALREADY_EXISTS")
     func hostsRaceCreates() async throws {
-        try await withHosts(2) { stores, _ in
+        try await withHosts(2) { stores, _, _ in
             let (a, b) = (stores[0], stores[1])
             let count = 200
             var generator = SplitMix64(seed: 11)
@@ -107,7 +100,7 @@ struct PostgresEventStoreTests {
 
     @Test("two hosts writing concurrently: cursors 1...N with no gap and no repeat, and a reader following the log misses none")
     func commitOrderedCursors() async throws {
-        try await withHosts(2) { stores, _ in
+        try await withHosts(2) { stores, _, _ in
             let (a, b) = (stores[0], stores[1])
             let perWriter = 60
             let writers = 4
@@ -176,7 +169,7 @@ struct PostgresEventStoreTests {
 
     @Test("a host sees another host's create through get, list and its feed")
     func crossHostReads() async throws {
-        try await withHosts(2) { stores, _ in
+        try await withHosts(2) { stores, _, _ in
             let (a, b) = (stores[0], stores[1])
             _ = try await b.changeLogBounds()  // b is open (its feed starts at 0)
             let e = try Fixture.event("cross-1", display: "Zoë \u{1F600}")
@@ -193,19 +186,16 @@ struct PostgresEventStoreTests {
 
     /// Whether host B's feed shows host A's create within `wait`, with B configured as given.
     func feedSeesOtherHost(_ configuration: PostgresEventStore.Configuration, within wait: Duration) async throws -> Bool {
-        let location = try await PostgresTestServer.createDatabase()
-        let a = try PostgresEventStore(location: location)
-        let b = try PostgresEventStore(location: location, configuration: configuration)
-        _ = try await a.changeLogBounds()
-        _ = try await b.changeLogBounds()
-        // B's listener (when it has one) is up once it has a connection: give it a moment.
-        try await Task.sleep(for: .milliseconds(500))
-        _ = try await a.create(try Fixture.event("notify-1"))
-        let seen = await b.changeFeed.waitForChange(after: .zero, timeout: wait)
-        await a.close()
-        await b.close()
-        await PostgresTestServer.dropDatabase(location.database)
-        return seen
+        try await PostgresTestServer.withDatabase { location, open in
+            let a = try open.open(location)
+            let b = try open.open(location, configuration: configuration)
+            _ = try await a.changeLogBounds()
+            _ = try await b.changeLogBounds()
+            // B's listener (when it has one) is up once it has a connection: give it a moment.
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await a.create(try Fixture.event("notify-1"))
+            return await b.changeFeed.waitForChange(after: .zero, timeout: wait)
+        }
     }
 
     @Test("LISTEN/NOTIFY wakes another host's feed at once: with a 10-minute poll, A's create reaches B's feed within seconds")
@@ -232,35 +222,34 @@ struct PostgresEventStoreTests {
 
     @Test("a slow database (the table locked by another session): the write queue stays bounded, the rest is refused at once with a retry-after, and what was accepted commits once the lock goes")
     func slowDatabaseBoundedQueue() async throws {
-        let location = try await PostgresTestServer.createDatabase()
-        let store = try PostgresEventStore(location: location, configuration: .init(maxQueuedWrites: 16, maxBatchSize: 4))
-        _ = try await store.changeLogBounds()
-        try await PostgresTestServer.withClient(location) { client in
-            try await client.withConnection { locker in
-                _ = try await locker.query("BEGIN", logger: PostgresTestServer.logger)
-                _ = try await locker.query("LOCK TABLE identity_risk_events IN ACCESS EXCLUSIVE MODE", logger: PostgresTestServer.logger)
-                let answers = Answers()
-                let started = ContinuousClock.now
-                for n in 0..<40 {
-                    store.create(try Fixture.event("slow-\(n)")) { result in answers.append(result) }
+        try await PostgresTestServer.withDatabase { location, open in
+            let store = try open.open(location, configuration: .init(maxQueuedWrites: 16, maxBatchSize: 4))
+            _ = try await store.changeLogBounds()
+            try await PostgresTestServer.withClient(location) { client in
+                try await client.withConnection { locker in
+                    _ = try await locker.query("BEGIN", logger: PostgresTestServer.logger)
+                    _ = try await locker.query("LOCK TABLE identity_risk_events IN ACCESS EXCLUSIVE MODE", logger: PostgresTestServer.logger)
+                    let answers = Answers()
+                    let started = ContinuousClock.now
+                    for n in 0..<40 {
+                        store.create(try Fixture.event("slow-\(n)")) { result in answers.append(result) }
+                    }
+                    // The refusals come at once, while the lock is held.
+                    try await Task.sleep(for: .milliseconds(300))
+                    let early = answers.value
+                    #expect(early.count == 24, "16 accepted and waiting, 24 refused: \(early.count)")
+                    #expect(early.allSatisfy { $0.failure?.code == .resourceExhausted && $0.failure?.retryAfterMilliseconds != nil })
+                    #expect(ContinuousClock.now - started < .seconds(5))
+                    _ = try await locker.query("COMMIT", logger: PostgresTestServer.logger)
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while answers.value.count < 40, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                    let all = answers.value
+                    #expect(all.count == 40)
+                    #expect(all.filter { (try? $0.get()) != nil }.count == 16, "the accepted creates committed")
                 }
-                // The refusals come at once, while the lock is held.
-                try await Task.sleep(for: .milliseconds(300))
-                let early = answers.value
-                #expect(early.count == 24, "16 accepted and waiting, 24 refused: \(early.count)")
-                #expect(early.allSatisfy { $0.failure?.code == .resourceExhausted && $0.failure?.retryAfterMilliseconds != nil })
-                #expect(ContinuousClock.now - started < .seconds(5))
-                _ = try await locker.query("COMMIT", logger: PostgresTestServer.logger)
-                let deadline = ContinuousClock.now + .seconds(30)
-                while answers.value.count < 40, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-                let all = answers.value
-                #expect(all.count == 40)
-                #expect(all.filter { (try? $0.get()) != nil }.count == 16, "the accepted creates committed")
             }
+            #expect(try await store.list(ListQuery(top: 100)).events.count == 16)
         }
-        #expect(try await store.list(ListQuery(top: 100)).events.count == 16)
-        await store.close()
-        await PostgresTestServer.dropDatabase(location.database)
     }
 
     @Test("a server that cannot be reached: calls answer unavailable with a retry-after, naming the server")

@@ -85,11 +85,11 @@ extension StoreFactory {
                 try await body(store)
             } catch {
                 await store.close()
-                await PostgresTestServer.dropDatabase(location.database)
+                await PostgresTestServer.releaseDatabase(location.database)
                 throw error
             }
             await store.close()
-            await PostgresTestServer.dropDatabase(location.database)
+            await PostgresTestServer.releaseDatabase(location.database)
         default:
             Issue.record("no retention variant of store '\(name)': add one here")
         }

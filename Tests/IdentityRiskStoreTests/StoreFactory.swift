@@ -40,10 +40,10 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
             let store = try PostgresEventStore(location: location)
             return OpenedStore(store: store) {
                 await store.close()
-                await PostgresTestServer.dropDatabase(location.database)
+                await PostgresTestServer.releaseDatabase(location.database)
             }
         } catch {
-            await PostgresTestServer.dropDatabase(location.database)
+            await PostgresTestServer.releaseDatabase(location.database)
             throw error
         }
     }
