@@ -252,6 +252,36 @@ struct PostgresEventStoreTests {
         }
     }
 
+    @Test("close() while the start-up waits on the migration lock (another host holds it; 60 s deadlines) returns at once, and so does a call waiting for the start-up")
+    func closeDoesNotWaitForTheDeadline() async throws {
+        try await PostgresTestServer.withDatabase { location, open in
+            try await PostgresTestServer.withClient(location) { client in
+                try await client.withConnection { other in
+                    _ = try await other.query("SELECT pg_advisory_lock(\(PostgresSchema.migrationLockKey))", logger: PostgresTestServer.logger)
+                    let store = try open.open(location, configuration: .init(connectTimeout: .seconds(60), operationTimeout: .seconds(60)))
+                    let call = Task { await attempt { try await store.get(id: "x") } }
+                    // Until the store's start-up waits for the lock, as the server sees it.
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    var waiting: Int64 = 0
+                    while waiting == 0, ContinuousClock.now < deadline {
+                        for try await count in try await other.query(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", logger: PostgresTestServer.logger
+                        ).decode(Int64.self) { waiting = count }
+                        if waiting == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                    }
+                    #expect(waiting == 1, "the store's start-up waits for the migration lock")
+                    let closing = ContinuousClock.now
+                    await store.close()
+                    // The store gives up waiting for its client at 10 s: well below that.
+                    #expect(ContinuousClock.now - closing < .seconds(5), "close() took \(ContinuousClock.now - closing)")
+                    let answer = await call.value
+                    #expect(answer.failure?.message.contains("closed") == true, "\(answer)")
+                    _ = try await other.query("SELECT pg_advisory_unlock(\(PostgresSchema.migrationLockKey))", logger: PostgresTestServer.logger)
+                }
+            }
+        }
+    }
+
     @Test("a server that cannot be reached: calls answer unavailable with a retry-after, naming the server")
     func unreachable() async throws {
         let directory = "/nonexistent-irisk-\(UUID().uuidString)"
