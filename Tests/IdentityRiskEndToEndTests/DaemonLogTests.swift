@@ -78,13 +78,14 @@ struct DaemonLogTests {
         let firstMessage = Task {
             for try await _ in stream {}
         }
-        // Until the watch is in the server's hands: its connection opened, and a moment more.
-        let deadline = ContinuousClock.now + scaledDuration(10_000)
-        while daemon.log().components(separatedBy: "connection opened").count < 4, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        // Until the watch is in the server's hands: its stats count one open watcher.
+        let deadline = ContinuousClock.now + scaledDuration(30_000)
+        var watching = false
+        while !watching, ContinuousClock.now < deadline {
+            watching = try await withIdentityRiskClient(socketPath: socket) { try await $0.stats().openWatchers } == 1
+            if !watching { try await Task.sleep(for: .milliseconds(20)) }
         }
-        // (1 s: 300 ms was too short once on a loaded CI machine.)
-        try await Task.sleep(for: scaledDuration(1000))
+        #expect(watching, "the server counts the open watcher")
         #expect(try await daemon.terminate() == 0)
         firstMessage.cancel()
         await watcher.close()
