@@ -135,8 +135,11 @@ struct FleetDaemonTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for (host, socket) in [fleet.a.socketPath, fleet.b.socketPath].enumerated() {
                         group.addTask {
+                            // A deadline past the store's 30 s operation timeout: every
+                            // call is answered by the server (on a loaded machine a few
+                            // calls cut off by the outage wait for that timeout).
                             let client = IdentityRiskClient(
-                                socketPath: socket, configuration: ClientConfiguration(defaultTimeoutMilliseconds: UInt32(scaled(10_000)), maxRetries: 0))
+                                socketPath: socket, configuration: ClientConfiguration(defaultTimeoutMilliseconds: UInt32(scaled(45_000)), maxRetries: 0))
                             defer { Task { await client.close() } }
                             try await withThrowingTaskGroup(of: Void.self) { calls in
                                 for slot in 0..<4 {
@@ -186,10 +189,19 @@ struct FleetDaemonTests {
                 #expect(health.storeStatus.host?.contains(fleet.postgres.directory) == true, "and names the server it tried: \(health.storeStatus)")
                 #expect(health.storeStatus.problem?.isEmpty == false)
             }
-            // At least 5 s down (longer only if a loaded machine made health slow to notice).
+            // At least 5 s down (longer only if a loaded machine made health slow
+            // to notice), and until a call has been answered UNAVAILABLE: on a
+            // loaded machine the calls cut off by the outage can wait for the
+            // store's 30 s operation timeout, and 5 s passed before any was
+            // answered (the bound only stops a store that would never answer;
+            // the check below fails then).
             if ContinuousClock.now < outageStarted + .seconds(5) {
                 try await Task.sleep(until: outageStarted + .seconds(5), clock: .continuous)
             }
+            while unavailable.value == 0, ContinuousClock.now - outageStarted < scaledDuration(45_000) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let outageLasted = ContinuousClock.now - outageStarted
             try await fleet.postgres.start()
             phase.withLock { $0 = 2 }
             let watchdog = Task {
@@ -200,7 +212,12 @@ struct FleetDaemonTests {
             watchdog.cancel()
 
             #expect(beforeOutage > 0, "load ran before the outage")
-            #expect(unavailable.value > 0, "calls during the outage were answered UNAVAILABLE")
+            #expect(unavailable.value > 0, "calls during the outage (\(outageLasted)) were answered UNAVAILABLE (acknowledged before: \(beforeOutage), in all: \(acknowledged.value.count); other errors: \(otherErrors.value.count), e.g. \(otherErrors.value.prefix(3)))")
+            if unavailable.value == 0 || otherErrors.value.count > 16 {
+                for daemon in [fleet.a, fleet.b] {
+                    print("fleet daemon \(daemon.socketPath), the end of its log:\n" + daemon.log().split(separator: "\n").suffix(60).joined(separator: "\n"))
+                }
+            }
             #expect(withoutRetryAfter.value == 0, "each UNAVAILABLE carried a retry-after")
             for host in 0..<2 {
                 #expect(afterRestart.value[host] >= 200, "host \(host) recovered by itself (creates after the restart: \(afterRestart.value), errors: \(otherErrors.value.suffix(3)))")
