@@ -66,7 +66,7 @@ public final class IdentityRiskClient: Sendable {
     public func create(_ draft: IdentityRiskEventDraft, timeoutMilliseconds: UInt32? = nil) async throws -> CreateOutcome {
         var draft = draft
         if draft.id == nil || draft.id?.isEmpty == true {
-            draft.id = EventIDGenerator.randomUUID()
+            draft.id = EventIDGenerator.timeOrderedUUID()
         }
         return try await call(IdentityRiskMethods.Create.self, draft, timeoutMilliseconds: timeoutMilliseconds)
     }

@@ -18,7 +18,7 @@ public struct CreateEvent: Sendable {
     /// The synchronous half: validates `draft` and assigns the id (when absent)
     /// and `createdDateTime`. What is left is `store.create`.
     public func prepare(_ draft: IdentityRiskEventDraft) throws(IdentityRiskError) -> IdentityRiskEvent {
-        try validator.validate(draft, assignID: EventIDGenerator.randomUUID, createdDateTime: clock.now())
+        try validator.validate(draft, assignID: EventIDGenerator.timeOrderedUUID, createdDateTime: clock.now())
     }
 
     /// ``prepare(_:)`` then the store's completion-handler create: no task when

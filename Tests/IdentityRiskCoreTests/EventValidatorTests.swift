@@ -280,7 +280,7 @@ struct EventValidatorTests {
 
 @Suite("EventIDGenerator")
 struct EventIDGeneratorTests {
-    @Test func serverAssignedIDsAreLowercaseV4UUIDs() throws {
+    @Test func randomIDsAreLowercaseV4UUIDs() throws {
         let e = try EventValidator().validate(seedDraft(), assignID: EventIDGenerator.randomUUID,
                                               createdDateTime: EventValidatorTests.created)
         #expect(isLowercaseV4UUID(e.id), "\(e.id)")
@@ -312,6 +312,57 @@ struct EventIDGeneratorTests {
             #expect(id == EventIDGenerator.randomUUID(using: &second))
             #expect(isLowercaseV4UUID(id), "\(id)")
         }
+    }
+
+    @Test("server-assigned ids are lowercase version 7 UUIDs, strictly increasing as text, the time in their first 48 bits")
+    func timeOrderedIDs() throws {
+        let before = UInt64(SystemEventClock().now().instantTicks / 10_000)
+        var ids: [String] = []
+        for _ in 0..<5000 { ids.append(EventIDGenerator.timeOrderedUUID()) }
+        let after = UInt64(SystemEventClock().now().instantTicks / 10_000)
+        #expect(ids.allSatisfy { isLowercaseUUID($0, version: "7") }, "\(ids.first ?? "")")
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "each id sorts after the one before")
+        #expect(Set(ids).count == ids.count)
+        for id in [ids.first!, ids.last!] {
+            let hex = String(id.filter { $0 != "-" }.prefix(12))
+            let milliseconds = try #require(UInt64(hex, radix: 16))
+            // Many ids at once (here and in the concurrent test) carry the sequence a few milliseconds past the clock.
+            #expect(milliseconds >= before && milliseconds <= after + 20, "\(id): \(milliseconds) not in \(before) ... \(after)")
+        }
+        let e = try EventValidator().validate(seedDraft(), assignID: EventIDGenerator.timeOrderedUUID, createdDateTime: EventValidatorTests.created)
+        #expect(EventValidator.idProblem(e.id) == nil)
+    }
+
+    @Test("version 7: 4,096 ids in one millisecond, then the sequence carries into the timestamp; a clock that steps back does not reorder")
+    func timeOrderedSequenceCarries() {
+        let sequence = EventIDGenerator.TimeOrderedUUIDs()
+        var zeros = SplitMix64(seed: 1)
+        let start: UInt64 = 0x0123_4567_89AB
+        var ids: [String] = []
+        for _ in 0..<4097 { ids.append(sequence.next(milliseconds: start, using: &zeros)) }
+        #expect(ids[0].hasPrefix("01234567-89ab-7000-"))
+        #expect(ids[4095].hasPrefix("01234567-89ab-7fff-"))
+        #expect(ids[4096].hasPrefix("01234567-89ac-7000-"), "the 4,097th carries into the next millisecond")
+        let back = sequence.next(milliseconds: start - 1000, using: &zeros)
+        #expect(back.hasPrefix("01234567-89ac-7001-"), "a clock one second back still sorts after: \(back)")
+        let later = sequence.next(milliseconds: start + 5, using: &zeros)
+        #expect(later.hasPrefix("01234567-89b0-7000-"), "\(later)")
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 } && ids.last! < back && back < later)
+        #expect(ids.allSatisfy { isLowercaseUUID($0, version: "7") })
+    }
+
+    @Test("version 7 from 8 threads at once: all distinct")
+    func timeOrderedConcurrent() async {
+        let all = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 { group.addTask { (0..<2000).map { _ in EventIDGenerator.timeOrderedUUID() } } }
+            var all: [String] = []
+            for await ids in group {
+                #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "increasing within each thread")
+                all += ids
+            }
+            return all
+        }
+        #expect(Set(all).count == 16_000)
     }
 
     @Test func theFormatCheckItselfRejectsNearMisses() {

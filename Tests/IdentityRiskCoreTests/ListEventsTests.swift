@@ -167,7 +167,7 @@ struct UseCaseTests {
         let clock = FixedClock(instant: dt("2024-05-01T12:00:00.1234567Z"))
         let outcome = try await CreateEvent(store: store, clock: clock)(seedDraft())
         #expect(!outcome.alreadyExisted)
-        #expect(isLowercaseV4UUID(outcome.event.id))
+        #expect(isLowercaseUUID(outcome.event.id, version: "7"))
         #expect(outcome.event.createdDateTime == clock.instant)
         #expect(try await GetEvent(store: store)(id: outcome.event.id) == outcome.event)
     }

@@ -71,7 +71,10 @@ func event(
 }
 
 /// Whether `text` is a lowercase version-4, RFC 4122 variant UUID, checked by hand.
-func isLowercaseV4UUID(_ text: String) -> Bool {
+func isLowercaseV4UUID(_ text: String) -> Bool { isLowercaseUUID(text, version: "4") }
+
+/// Whether `text` is a lowercase UUID of `version` (RFC 9562 variant 10).
+func isLowercaseUUID(_ text: String, version: Unicode.Scalar) -> Bool {
     let bytes = Array(text.utf8)
     guard bytes.count == 36 else { return false }
     for (i, b) in bytes.enumerated() {
@@ -82,7 +85,7 @@ func isLowercaseV4UUID(_ text: String) -> Bool {
             guard isHex else { return false }
         }
     }
-    return bytes[14] == UInt8(ascii: "4") && [UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(bytes[19])
+    return bytes[14] == UInt8(ascii: version) && [UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(bytes[19])
 }
 
 /// A minimal in-memory `EventStore` for use-case tests (the real ones live in
