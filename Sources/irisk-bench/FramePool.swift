@@ -12,7 +12,8 @@ import NIOCore
 /// - call id = 2^56 | seq << 16 | slot: unique over the whole run (a server
 ///   never sees an id reused), and the in-flight slot is its low 16 bits;
 /// - record id = "b-<run>-<connection>-<seq, 12 digits>": unique across runs,
-///   connections and requests, so every create is a real insert.
+///   connections and requests, so every create is a real insert. With
+///   `serverIDs` the frames carry no id and the server assigns one.
 ///
 /// `init` checks the patching against `RequestCodec.decode`.
 struct FramePool {
@@ -28,25 +29,27 @@ struct FramePool {
     /// Offset of the 12 id digits, relative to its frame's start.
     private(set) var digitOffsets: [Int] = []
     let idPrefix: String
+    /// The frames carry no id (the server assigns them).
+    let serverIDs: Bool
     var maxFrameLength: Int { lengths.max() ?? 0 }
     var count: Int { starts.count }
 
-    init(runTag: String, connection: Int, templates: Int) throws(BenchError) {
+    init(runTag: String, connection: Int, templates: Int, serverIDs: Bool = false) throws(BenchError) {
         idPrefix = "b-\(runTag)-\(connection)-"
+        self.serverIDs = serverIDs
         let placeholder = idPrefix + String(repeating: "0", count: Self.seqDigits)
         for index in 0..<max(1, templates) {
             var buffer = ByteBuffer()
-            let draft = PayloadMix.draft(index: index &+ connection &* 7919, id: placeholder)
+            let draft = PayloadMix.draft(index: index &+ connection &* 7919, id: serverIDs ? nil : placeholder)
             RequestCodec.encode(IdentityRiskMethods.Create.self, draft, callID: Self.callIDBase, into: &buffer)
             let frame = Array(buffer.readableBytesView)
-            guard frame.count > Self.callIDOffset + 9, frame[4] == 0x08,
-                let at = Self.find(Array(placeholder.utf8), in: frame)
-            else {
+            let at = serverIDs ? 0 : Self.find(Array(placeholder.utf8), in: frame)
+            guard frame.count > Self.callIDOffset + 9, frame[4] == 0x08, let at else {
                 throw BenchError("cannot find the call id / record id in an encoded CreateRequest; the encoding changed")
             }
             starts.append(bytes.count)
             lengths.append(frame.count)
-            digitOffsets.append(at + placeholder.utf8.count - Self.seqDigits)
+            digitOffsets.append(serverIDs ? -1 : at + placeholder.utf8.count - Self.seqDigits)
             bytes.append(contentsOf: frame)
         }
         try selfCheck()
@@ -56,7 +59,9 @@ struct FramePool {
         callIDBase | seq << 16 | UInt64(slot)
     }
 
-    func recordID(seq: UInt64) -> String {
+    /// The id request `seq` carries; nil with `serverIDs`.
+    func recordID(seq: UInt64) -> String? {
+        if serverIDs { return nil }
         let digits = String(seq)
         return idPrefix + String(repeating: "0", count: Self.seqDigits - digits.count) + digits
     }
@@ -78,6 +83,7 @@ struct FramePool {
             p += 1
         }
         p.pointee = UInt8(truncatingIfNeeded: v)
+        if serverIDs { return length }
         // The record id's last 12 characters: seq in decimal, zero-padded.
         var s = seq
         let digits = out + digitOffsets[t]
@@ -102,7 +108,7 @@ struct FramePool {
                 return (inbound.callID, draft.id)
             }
             guard decoded.0 == Self.callID(seq: seq, slot: slot), decoded.1 == recordID(seq: seq) else {
-                throw BenchError("self-check failed: a patched frame does not decode to call \(Self.callID(seq: seq, slot: slot)), id \(recordID(seq: seq))")
+                throw BenchError("self-check failed: a patched frame does not decode to call \(Self.callID(seq: seq, slot: slot)), id \(recordID(seq: seq) ?? "none")")
             }
         }
     }

@@ -56,6 +56,8 @@ struct IriskBench: AsyncParsableCommand {
     var floorThreads: Int?
     @Option(help: "Distinct request bodies per connection.")
     var templates = 1024
+    @Flag(name: .customLong("server-ids"), help: "Send creates without an id, so that the server assigns one (a time-ordered UUID), as for a client that sends none.")
+    var serverIDs = false
     @Option(help: "Decode every Nth OK answer in full and check its id (0: never).")
     var verifyEvery: UInt64 = 4096
     @Flag(help: "Print one JSON object instead of the table.")
@@ -164,7 +166,7 @@ struct IriskBench: AsyncParsableCommand {
         let shape = LoadShape(
             connections: connections, depth: inFlight, warmupSeconds: warmup,
             durationSeconds: duration ?? (requests == nil ? 10 : 60), requests: requests,
-            clientThreads: clientThreads ?? connections, templates: templates, verifyEvery: verifyEvery,
+            clientThreads: clientThreads ?? connections, templates: templates, serverIDs: serverIDs, verifyEvery: verifyEvery,
             liveStatus: isatty(STDOUT_FILENO) == 1)
         let hasServer = externalSocket != nil || spawn || spawnProcess != nil
         let runFloor = floor || compare

@@ -13,6 +13,8 @@ struct LoadShape: Sendable {
     var requests: UInt64?
     var clientThreads: Int
     var templates: Int
+    /// Creates carry no id: the server assigns one (a time-ordered UUID).
+    var serverIDs: Bool = false
     var verifyEvery: UInt64
     var liveStatus: Bool
 
@@ -47,7 +49,7 @@ struct LoadRun {
         } ?? []
         var connections: [BenchConnection] = []
         for i in 0..<shape.connections {
-            let pool = try FramePool(runTag: runTag, connection: i, templates: shape.templates)
+            let pool = try FramePool(runTag: runTag, connection: i, templates: shape.templates, serverIDs: shape.serverIDs)
             let fd = try UnixSocket.connectAndHandshake(path: socketPath)
             connections.append(BenchConnection(
                 fd: fd, index: i, depth: shape.depth, pool: pool,

@@ -21,7 +21,7 @@ enum PayloadMix {
     static let exampleTicks: UInt32 = 7_804_275
 
     /// Draft number `index` of the mix, with `id` (the placeholder the pool patches).
-    static func draft(index: Int, id: String) -> IdentityRiskEventDraft {
+    static func draft(index: Int, id: String?) -> IdentityRiskEventDraft {
         let first = firstNames[index % firstNames.count]
         let last = lastNames[(index / firstNames.count) % lastNames.count]
         let user = index % 4096
