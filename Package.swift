@@ -68,12 +68,23 @@ let package = Package(
         ),
         // Microsoft Graph JSON shapes (record, request body, errors); used by the CLI.
         .target(name: "IdentityRiskGraphJSON", dependencies: ["IdentityRiskCore"], swiftSettings: strictSettings),
-        // EventStore implementations: SQLite (durable default), PostgreSQL (fleets) and in-memory
-        // (tests, non-durable).
+        // The in-memory EventStore (tests, benchmarks, the fuzzer; not durable), apart from the
+        // others so that the fuzzer's sanitized build needs neither SQLite nor PostgreSQL nor TLS.
+        .target(
+            name: "IdentityRiskMemoryStore",
+            dependencies: [
+                "IdentityRiskCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // EventStore implementations: SQLite (durable default), PostgreSQL (fleets); re-exports
+        // the in-memory one.
         .target(
             name: "IdentityRiskStore",
             dependencies: [
                 "IdentityRiskCore",
+                "IdentityRiskMemoryStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -175,7 +186,7 @@ let package = Package(
             dependencies: [
                 "IdentityRiskCore",
                 "IdentityRiskService",
-                "IdentityRiskStore",
+                "IdentityRiskMemoryStore",
                 "IdentityRiskWire",
                 "IdentityRiskTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,7 +1,7 @@
 import Dispatch
 import IdentityRiskCore
 import IdentityRiskService
-import IdentityRiskStore
+import IdentityRiskMemoryStore
 import IdentityRiskWire
 import NIOCore
 import Synchronization
