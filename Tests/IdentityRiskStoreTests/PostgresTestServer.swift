@@ -113,7 +113,7 @@ enum PostgresTestServer {
                 }
                 free.append(name)
             } else {
-                _ = try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
+                try await Self.drop(name, admin)
             }
         }
 
@@ -148,6 +148,11 @@ enum PostgresTestServer {
             }
             try await started!.value
             return admin!
+        }
+
+        /// Drops `name`, ending its sessions (and forcing the checkpoint this pool otherwise avoids).
+        private static func drop(_ name: String, _ admin: PostgresClient) async throws {
+            _ = try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
         }
 
         /// Takes the lock `key` on a connection of `holder` kept open until the
@@ -197,7 +202,7 @@ enum PostgresTestServer {
                         }
                         if live[other] == true { continue }
                     }
-                    _ = try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
+                    try await drop(name, admin)
                 }
             } catch {
                 Issue.record(error, "could not drop the test databases of ended runs")
