@@ -82,6 +82,8 @@ final class GroupCommitWriter: Sendable {
     /// Runs on the thread once the pool is closed: releases the database's flock.
     private let afterClose: @Sendable () -> Void
     private let logger: Logger
+    /// Flushes each committed batch to disk, then answers it (``WALSyncer``).
+    private let syncer: WALSyncer
 
     /// Milliseconds a refused caller should wait before retrying.
     static let queueFullRetryAfterMilliseconds: UInt32 = 50
@@ -89,8 +91,9 @@ final class GroupCommitWriter: Sendable {
     init(
         pool: DatabasePool, path: String, maxQueuedWrites: Int, maxBatchSize: Int,
         changeFeed: ChangeFeed, retention: ChangeRetention, pruneInterval: Duration,
-        records: Int64, afterClose: @escaping @Sendable () -> Void, logger: Logger
+        records: Int64, flush: @escaping WALSyncer.Flush, afterClose: @escaping @Sendable () -> Void, logger: Logger
     ) {
+        self.syncer = WALSyncer(path: path, flush: flush, logger: logger)
         self.state = Mutex(State(records: records))
         self.pool = pool
         self.path = path
@@ -105,6 +108,7 @@ final class GroupCommitWriter: Sendable {
 
     /// Starts the writer thread. Call once.
     func start() {
+        syncer.start()
         let thread = Thread { [self] in
             Self.nameThisThread("irisk-sqlwriter")
             run()
@@ -115,7 +119,7 @@ final class GroupCommitWriter: Sendable {
 
     /// The calling thread's name in top -H, perf and gdb (Linux keeps at most 15
     /// characters; Foundation's `Thread.name` does not reach the kernel here).
-    private static func nameThisThread(_ name: String) {
+    static func nameThisThread(_ name: String) {
         #if canImport(Glibc)
         let fd = open("/proc/thread-self/comm", O_WRONLY)
         guard fd >= 0 else { return }
@@ -180,6 +184,7 @@ final class GroupCommitWriter: Sendable {
     private func admit(count: Int, creates: Int, _ append: (inout [SQLiteWrite]) -> Void) -> IdentityRiskError? {
         let admission = state.withLock { state -> Result<Bool, IdentityRiskError> in
             guard state.accepting else { return .failure(SQLiteEventStore.closedError()) }
+            if let failure = syncer.failure { return .failure(failure) }
             guard state.queue.count + count <= maxQueuedWrites else {
                 state.statistics.refusedWrites += count
                 state.statistics.refusedCreates += creates
@@ -308,6 +313,8 @@ final class GroupCommitWriter: Sendable {
             case .exit: break loop
             }
         }
+        // Every committed batch flushed and answered before the pool closes.
+        syncer.finish()
         do {
             try pool.close()
         } catch {
@@ -389,6 +396,10 @@ final class GroupCommitWriter: Sendable {
 
     /// One write transaction for the whole batch; every caller gets its own outcome.
     private func commit(_ batch: [SQLiteWrite]) {
+        if let failure = syncer.failure {
+            for write in batch { write.fail(failure) }
+            return
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         let now = SystemEventClock().now().instantTicks
         let applied: SQLiteBatch.Outcome
@@ -424,13 +435,6 @@ final class GroupCommitWriter: Sendable {
             return
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds &- started
-        // Committed: watchers see the changes (in cursor order) before the writers hear back.
-        changeFeed.publish(applied.changes)
-        if applied.unreadableChange, let last = applied.lastCursor {
-            // A change the feed cannot carry: restart its window after the
-            // batch, so watchers read these changes from the log.
-            changeFeed.reset(latest: last)
-        }
         let creates = batch.count { $0.isCreate }
         let observer = state.withLock { state in
             state.records += Int64(applied.inserted) - Int64(applied.deleted)
@@ -450,6 +454,18 @@ final class GroupCommitWriter: Sendable {
             "batch": "\(batch.count)", "inserted": "\(applied.inserted)", "replaced": "\(applied.replaced)",
             "deleted": "\(applied.deleted)", "elapsed_us": "\(elapsed / 1000)",
         ])
-        for answer in applied.answers { answer.deliver() }
+        // Committed, not yet on disk: the syncer flushes the log, then watchers
+        // see the changes (in cursor order) before the writers hear back.
+        let changeFeed = changeFeed
+        syncer.submit(WALSyncer.Batch(
+            publish: {
+                changeFeed.publish(applied.changes)
+                if applied.unreadableChange, let last = applied.lastCursor {
+                    // A change the feed cannot carry: restart its window after the
+                    // batch, so watchers read these changes from the log.
+                    changeFeed.reset(latest: last)
+                }
+            },
+            answers: applied.answers))
     }
 }

@@ -11,10 +11,12 @@ import ServiceLifecycle
 /// through a group-commit queue (see `GroupCommitWriter`), read through a pool
 /// of concurrent reader connections.
 ///
-/// Durability: `PRAGMA synchronous = FULL` (plus `fullfsync` where the platform
-/// has it), so a create, replace or delete is answered only after its
-/// transaction is committed and fsynced. Many concurrent writes share one
-/// transaction and one fsync; a failed transaction applies none of them.
+/// Durability: a create, replace or delete is answered only after its
+/// transaction is committed and the write-ahead log is flushed to disk
+/// (`fdatasync`, see `WALSyncer`: the writer connection runs at
+/// `synchronous = NORMAL` and the flush happens on a thread of its own while the
+/// next batch is built). Many concurrent writes share one transaction and one
+/// flush; a failed transaction applies none of them.
 ///
 /// Lifecycle: a `Service`. ``run()`` keeps the store open until graceful
 /// shutdown, then ``close()``s it: what is queued is committed and answered,
@@ -29,8 +31,8 @@ import ServiceLifecycle
 /// The change log (Watch): every new record, replace and delete appends one
 /// row to table `changes` in its batch's transaction, so a change is in the
 /// log exactly when it is durable; its cursor (AUTOINCREMENT: never reused,
-/// not even after pruning) follows commit order. After the commit the writer
-/// publishes the batch's changes to ``changeFeed``, then answers the writers.
+/// not even after pruning) follows commit order. Once the batch is on disk its
+/// changes are published to ``changeFeed``, then the writers are answered.
 /// ``list(_:)`` reads ``ListPage/cursor`` in the read transaction of the page,
 /// so the page reflects exactly the changes up to it. Retention
 /// (``Configuration/changeRetention``) prunes the oldest changes on the writer
@@ -79,8 +81,17 @@ public final class SQLiteEventStore: EventStore {
     ///   is open in another store (innerCode `DatabaseInUse`); `invalidArgument`
     ///   for a configuration value below 1 (or a retention or prune interval
     ///   that is not positive).
-    public init(
+    public convenience init(
         path: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "IdentityRiskStore.SQLiteEventStore")
+    ) throws(IdentityRiskError) {
+        try self.init(path: path, configuration: configuration, logger: logger, flush: nil)
+    }
+
+    /// `flush`: how committed batches are made durable before they are
+    /// answered (tests replace it); `nil`, `fdatasync` of the `-wal` file.
+    init(
+        path: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "IdentityRiskStore.SQLiteEventStore"),
+        flush: WALSyncer.Flush?
     ) throws(IdentityRiskError) {
         for (name, value) in [("maxQueuedWrites", configuration.maxQueuedWrites), ("maxBatchSize", configuration.maxBatchSize), ("maxReaders", configuration.maxReaders)] where value < 1 {
             throw IdentityRiskError(code: .invalidArgument, message: "SQLiteEventStore.Configuration.\(name) must be at least 1, got \(value)", target: name)
@@ -117,11 +128,12 @@ public final class SQLiteEventStore: EventStore {
             pool: pool, path: path,
             maxQueuedWrites: configuration.maxQueuedWrites, maxBatchSize: configuration.maxBatchSize,
             changeFeed: changeFeed, retention: configuration.changeRetention, pruneInterval: configuration.changePruneInterval,
-            records: records, afterClose: { lock.release() },
+            records: records, flush: flush ?? { [wal = WALFile(databasePath: path)] in wal.flush() },
+            afterClose: { lock.release() },
             logger: logger)
         writer.start()
         logger.info("opened SQLite event store", metadata: [
-            "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "FULL", "journal_mode": "WAL",
+            "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "NORMAL, each batch flushed before it is answered", "journal_mode": "WAL",
             "latest_change": "\(latest)", "records": "\(records)",
         ])
     }
@@ -196,9 +208,11 @@ public final class SQLiteEventStore: EventStore {
             // Closed before the error is thrown, so that the caller can release the file lock.
             do {
                 try pool.writeWithoutTransaction { db in
-                    // DatabasePool sets synchronous=NORMAL when it enables WAL, after
-                    // prepareDatabase; the writer is the only connection that writes.
-                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                    // The writer is the only connection that writes. NORMAL: a
+                    // COMMIT does not wait for the disk; WALSyncer flushes the
+                    // log before the batch is answered (see there why that is as
+                    // durable as FULL). Set explicitly: DatabasePool's WAL default.
+                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
                     // Every create touches 8 B-trees at scattered positions (and
                     // probes the small tombstone one); a
                     // page cache this size keeps their inner pages in memory

@@ -2,7 +2,7 @@ import IdentityRiskCore
 
 /// One write waiting in ``GroupCommitWriter``'s queue: what to do and whom to
 /// answer. Every kind goes through the same queue and the same transactions,
-/// so each is answered only after the fsync of the batch that applied it, and
+/// so each is answered only after the batch that applied it is on disk (``WALSyncer``), and
 /// each sees the effects of the writes queued before it.
 enum SQLiteWrite: Sendable {
     typealias Completion<T> = @Sendable (Result<T, IdentityRiskError>) -> Void
@@ -41,6 +41,16 @@ enum SQLiteWriteAnswer: Sendable {
         case .created(let completion, let result): completion(result)
         case .replaced(let completion, let result): completion(result)
         case .deleted(let completion, let result): completion(result)
+        }
+    }
+
+    /// Answers with `error` instead of the outcome: the transaction committed
+    /// but could not be made durable (``WALSyncer``).
+    func fail(_ error: IdentityRiskError) {
+        switch self {
+        case .created(let completion, _): completion(.failure(error))
+        case .replaced(let completion, _): completion(.failure(error))
+        case .deleted(let completion, _): completion(.failure(error))
         }
     }
 }
