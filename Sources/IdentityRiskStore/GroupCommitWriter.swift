@@ -22,15 +22,17 @@ import Synchronization
 /// the caller's continuation; no task or queue hops in between. Under load
 /// batching is automatic: while one transaction commits, new writes pile up
 /// in the queue and the next loop iteration takes all of them (up to
-/// `maxBatchSize`) into one transaction: one fsync for the whole group, and no
+/// `maxBatchSize`) into one transaction: one flush for the whole group, and no
 /// artificial delay for anyone. Writes apply in queue order (`SQLiteBatch`).
+/// A committed batch goes to ``WALSyncer``, which flushes the write-ahead log
+/// and then answers it, while this thread commits the next batch.
 ///
 /// Memory is bounded: at most `maxQueuedWrites` writes wait in the queue (a
 /// write beyond that is refused with `resourceExhausted` at once) plus at most
 /// `maxBatchSize` in the transaction being committed.
 ///
 /// The change log: each batch appends its changes in its own transaction
-/// (`SQLiteBatch`); once it has committed, the thread publishes them to the
+/// (`SQLiteBatch`); once it is on disk, ``WALSyncer`` publishes them to the
 /// ``ChangeFeed`` in cursor order, then answers the writers. Retention pruning
 /// runs on this same thread, between batches, in transactions of its own of at
 /// most ``pruneChunk`` rows: it never competes with the writes for SQLite's
