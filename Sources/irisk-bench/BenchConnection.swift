@@ -40,13 +40,42 @@ final class BenchConnection {
     private var inputLength = 0
     private var okSinceVerify: UInt64 = 0
 
-    init(fd: Int32, index: Int, depth: Int, pool: FramePool, budget: UInt64?, verifyEvery: UInt64) {
+    /// `--mix`: what each connection sends, and its frames for methods other than create.
+    let mix: Mix?
+    private let mixFrames: MixFrames?
+    private let maxFrameLength: Int
+    private var schedulePosition = 0
+    /// Creates sent: the number in the next create's id.
+    private var createSeq: UInt64 = 0
+    /// xorshift64 state: which seeded record a get or update reads.
+    private var random: UInt64
+    /// Per slot: the ``MixMethod`` (raw value) it carries, and its record number
+    /// (a create's or delete's create number, a get's or update's seeded record).
+    private let slotMethod: UnsafeMutablePointer<UInt8>
+    private let slotRecord: UnsafeMutablePointer<UInt64>
+    /// Acknowledged creates of this connection that no delete has taken yet
+    /// (a ring, oldest first; past its capacity new ones are not kept).
+    static let deletableCapacity = 1 << 16
+    private let deletable: UnsafeMutablePointer<UInt64>
+    private var deletableStart = 0
+    private var deletableCount = 0
+
+    init(fd: Int32, index: Int, depth: Int, pool: FramePool, mix: (Mix, MixFrames)? = nil, budget: UInt64?, verifyEvery: UInt64) {
         self.fd = fd
         self.index = index
         self.depth = depth
         self.pool = pool
+        self.mix = mix?.0
+        self.mixFrames = mix?.1
         self.budget = budget
         self.verifyEvery = verifyEvery
+        maxFrameLength = max(pool.maxFrameLength, mix?.1.maxFrameLength ?? 0)
+        random = 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1)
+        slotMethod = .allocate(capacity: depth)
+        slotMethod.initialize(repeating: 0, count: depth)
+        slotRecord = .allocate(capacity: depth)
+        slotRecord.initialize(repeating: 0, count: depth)
+        deletable = .allocate(capacity: mix?.0.deletes == true ? Self.deletableCapacity : 1)
         sentAt = .allocate(capacity: depth)
         slotCallID = .allocate(capacity: depth)
         slotCallID.initialize(repeating: 0, count: depth)
@@ -56,7 +85,7 @@ final class BenchConnection {
         for i in 0..<depth { freeSlots[i] = Int32(depth - 1 - i) }
         freeCount = depth
         unstamped = .allocate(capacity: depth)
-        outCapacity = depth * pool.maxFrameLength
+        outCapacity = depth * maxFrameLength
         out = .allocate(capacity: outCapacity)
         input = .allocate(capacity: inputCapacity)
         // First verify on the first OK answer.
@@ -69,6 +98,9 @@ final class BenchConnection {
         slotCallID.deallocate()
         slotMeasured.deallocate()
         freeSlots.deallocate()
+        slotMethod.deallocate()
+        slotRecord.deallocate()
+        deletable.deallocate()
         unstamped.deallocate()
         out.deallocate()
         input.deallocate()
@@ -93,18 +125,68 @@ final class BenchConnection {
                 measured = true
             case .draining, .stop: return
             }
-            if outEnd + pool.maxFrameLength > outCapacity { compactOutput() }
+            if outEnd + maxFrameLength > outCapacity { compactOutput() }
             freeCount -= 1
             let slot = Int(freeSlots[freeCount])
             let seq = nextSeq
             nextSeq &+= 1
-            outEnd += pool.write(seq: seq, slot: slot, to: out + outEnd)
-            slotCallID[slot] = FramePool.callID(seq: seq, slot: slot)
+            let callID = FramePool.callID(seq: seq, slot: slot)
+            if let mix, let mixFrames {
+                outEnd += writeMixed(mix, mixFrames, seq: seq, slot: slot, callID: callID)
+            } else {
+                slotRecord[slot] = createSeq
+                outEnd += pool.write(record: createSeq, callID: callID, to: out + outEnd)
+                createSeq &+= 1
+            }
+            slotCallID[slot] = callID
             slotMeasured[slot] = measured
             unstamped[unstampedCount] = Int32(slot)
             unstampedCount += 1
             inFlight += 1
         }
+    }
+
+    /// The next method of the mix's schedule into `slot`; returns the frame's length.
+    @inline(__always)
+    private func writeMixed(_ mix: Mix, _ frames: MixFrames, seq: UInt64, slot: Int, callID: UInt64) -> Int {
+        var method = mix.schedule[schedulePosition]
+        schedulePosition = schedulePosition + 1 == mix.schedule.count ? 0 : schedulePosition + 1
+        // Nothing acknowledged to delete yet: this turn creates instead.
+        if method == .delete, deletableCount == 0 { method = .create }
+        slotMethod[slot] = UInt8(method.rawValue)
+        let at = out + outEnd
+        switch method {
+        case .create:
+            slotRecord[slot] = createSeq
+            defer { createSeq &+= 1 }
+            return pool.write(record: createSeq, callID: callID, to: at)
+        case .get:
+            let record = nextRandom() % frames.seed
+            slotRecord[slot] = record
+            return frames.writeGet(record: record, callID: callID, to: at)
+        case .update:
+            let record = nextRandom() % frames.seed
+            slotRecord[slot] = record
+            return frames.writeUpdate(record: record, variant: seq, callID: callID, to: at)
+        case .list:
+            return frames.writeList(seq, callID: callID, to: at)
+        case .delete:
+            let record = deletable[deletableStart]
+            deletableStart = (deletableStart + 1) & (Self.deletableCapacity - 1)
+            deletableCount -= 1
+            slotRecord[slot] = record
+            return frames.writeDelete(record: record, callID: callID, to: at)
+        case .health:
+            return frames.writeHealth(callID: callID, to: at)
+        }
+    }
+
+    @inline(__always)
+    private func nextRandom() -> UInt64 {
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        return random
     }
 
     /// Sends what is buffered without blocking; stamps newly written requests.
@@ -188,10 +270,16 @@ final class BenchConnection {
         freeSlots[freeCount] = Int32(slot)
         freeCount += 1
         inFlight -= 1
+        let method = mix == nil ? MixMethod.create : MixMethod(rawValue: Int(slotMethod[slot]))!
+        // An acknowledged create of a mix with deletes can be deleted, in or out of the window.
+        if method == .create, r.code == 0, mix?.deletes == true, deletableCount < Self.deletableCapacity {
+            deletable[(deletableStart + deletableCount) & (Self.deletableCapacity - 1)] = slotRecord[slot]
+            deletableCount += 1
+        }
         guard recordAll || slotMeasured[slot] else { return }
-        tally.record(latency: now &- sentAt[slot], code: r.code, at: now)
+        tally.record(latency: now &- sentAt[slot], code: r.code, at: now, method: mix == nil ? -1 : method.rawValue)
         if r.code != 0 {
-            if verifyEvery > 0, tally.sampleErrors.count < 3 { tally.noteError(describe(payload, length)) }
+            if verifyEvery > 0, tally.sampleErrors.count < 3 { tally.noteError(method.name + ": " + describe(payload, length)) }
             return
         }
         if r.alreadyExisted { tally.alreadyExisted += 1 }
@@ -199,30 +287,56 @@ final class BenchConnection {
         okSinceVerify += 1
         if okSinceVerify >= verifyEvery {
             okSinceVerify = 0
-            verify(payload, length, seq: (r.callID >> 16) & (1 << 40 - 1), tally: tally)
+            verify(payload, length, method: method, record: slotRecord[slot], tally: tally)
         }
     }
 
-    /// Full decode through `ResponseCodec`: the create must echo the id sent (or have one the server assigned).
-    private func verify(_ payload: UnsafeMutablePointer<UInt8>, _ length: Int, seq: UInt64, tally: WorkerTally) {
+    /// Full decode through `ResponseCodec`: a create must echo the id sent (or
+    /// have one the server assigned); a get or update must answer the seeded
+    /// record asked for; a list or delete must decode.
+    private func verify(_ payload: UnsafeMutablePointer<UInt8>, _ length: Int, method: MixMethod, record: UInt64, tally: WorkerTally) {
         tally.verified += 1
-        let expected = pool.recordID(seq: seq)
-        do {
-            let response = try ResponseCodec.decode(ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length)), as: IdentityRiskMethods.Create.self)
-            // With server-assigned ids: any new record with an id.
-            guard case .success(let outcome) = response.result, expected.map({ outcome.event.id == $0 }) ?? !outcome.event.id.isEmpty,
-                !outcome.alreadyExisted
-            else {
-                tally.verifyFailures += 1
-                tally.noteError("verify: expected a new record \(expected ?? "with a server-assigned id"), got \(response.result)")
-                return
+        let bytes = ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length))
+        var problem: String?
+        do throws(WireError) {
+            switch method {
+            case .create:
+                let expected = pool.recordID(record)
+                let response = try ResponseCodec.decode(bytes, as: IdentityRiskMethods.Create.self)
+                // With server-assigned ids: any new record with an id.
+                if case .success(let outcome) = response.result, expected.map({ outcome.event.id == $0 }) ?? !outcome.event.id.isEmpty,
+                    !outcome.alreadyExisted
+                {
+                    break
+                }
+                problem = "expected a new record \(expected ?? "with a server-assigned id"), got \(response.result)"
+            case .get:
+                let expected = mixFrames!.seededID(record)
+                let response = try ResponseCodec.decode(bytes, as: IdentityRiskMethods.Get.self)
+                if case .success(let event) = response.result, event.id == expected { break }
+                problem = "get: expected record \(expected), got \(response.result)"
+            case .update:
+                let expected = mixFrames!.seededID(record)
+                let response = try ResponseCodec.decode(bytes, as: IdentityRiskMethods.Update.self)
+                if case .success(let event) = response.result, event.id == expected, event.version >= 1 { break }
+                problem = "update: expected record \(expected), got \(response.result)"
+            case .list:
+                if case .failure(let error) = try ResponseCodec.decode(bytes, as: IdentityRiskMethods.List.self).result { problem = "list: \(error)" }
+            case .delete:
+                if case .failure(let error) = try ResponseCodec.decode(bytes, as: IdentityRiskMethods.Delete.self).result { problem = "delete: \(error)" }
+            case .health:
+                if case .failure(let error) = try ResponseCodec.decode(bytes, as: IdentityRiskMethods.Health.self).result { problem = "health: \(error)" }
             }
         } catch {
+            problem = "\(method.name): \(error)"
+        }
+        if let problem {
             tally.verifyFailures += 1
-            tally.noteError("verify: \(error)")
+            tally.noteError("verify: " + problem)
         }
     }
 
+    /// An error answer's code and message (every method's errors decode alike).
     private func describe(_ payload: UnsafeMutablePointer<UInt8>, _ length: Int) -> String {
         do {
             let response = try ResponseCodec.decode(ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length)), as: IdentityRiskMethods.Create.self)

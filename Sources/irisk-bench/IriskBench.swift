@@ -12,13 +12,17 @@ import Synchronization
 struct IriskBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "irisk-bench",
-        abstract: "Drive creates at an IdentityRisk server and report creates/s, latency percentiles, errors and server figures.",
+        abstract: "Drive creates (or a --mix of methods) at an IdentityRisk server and report calls/s, latency percentiles, errors and server figures.",
         discussion: """
             Targets: --socket PATH (a running server; without any target, the one at iriskd's default \
             socket: /run/identityrisk/iriskd.sock as root, else $XDG_RUNTIME_DIR/identityrisk/iriskd.sock), --spawn (IdentityRiskServer in this process), \
             --spawn-process PATH (the iriskd binary as a child, measured on its own), --floor (a C epoll \
             echo server: what the socket itself allows). --compare runs the server and the floor back to \
             back with the same shape and prints the ratio.
+
+            With --mix create=1,get=8,list=1,update=1 (any of create, get, list, update, delete, health), each \
+            connection sends those methods in that ratio, interleaved; --seed records are created first (not \
+            measured) for the gets and updates to read, and every method is reported on a row of its own.
 
             Each connection keeps --in-flight creates outstanding, each a real CreateRequest frame with \
             a unique id. Latency is from writing a request to reading its answer. A run ends after \
@@ -42,13 +46,13 @@ struct IriskBench: AsyncParsableCommand {
     var compare = false
     @Option(help: "Connections.")
     var connections = 4
-    @Option(help: "Creates in flight per connection (1 ... 65535).")
+    @Option(help: "Calls in flight per connection (1 ... 65535).")
     var inFlight = 64
     @Option(help: "Measured seconds (default: 10; with --requests it is the time limit, default 60).")
     var duration: Double?
     @Option(help: "Seconds of unrecorded traffic before measuring.")
     var warmup = 2.0
-    @Option(help: "Measure this many creates (over all connections) instead of a duration.")
+    @Option(help: "Measure this many calls (over all connections) instead of a duration.")
     var requests: UInt64?
     @Option(help: "Load threads (default: one per connection).")
     var clientThreads: Int?
@@ -62,6 +66,26 @@ struct IriskBench: AsyncParsableCommand {
     var verifyEvery: UInt64 = 4096
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
+
+    @Option(help: ArgumentHelp(
+        "Send a mix of methods in these ratios instead of creates only, e.g. create=1,get=8,list=1,update=1 (methods: create, get, list, update, delete, health; weights 0 ... 1000). Gets and updates read records created first (--seed); each method's rate and latency are reported on a row of its own.",
+        valueName: "method=weight,..."))
+    var mix: String?
+
+    @Option(help: "With a --mix that gets, lists or updates: records to create before the warmup, for them to read (default 10000; 1 ... 100000000).")
+    var seed: UInt64 = 10_000
+
+    /// `--mix`, parsed.
+    var parsedMix: Mix? {
+        get throws {
+            guard let mix else { return nil }
+            do {
+                return try Mix(parsing: mix)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+    }
 
     @Option(help: ArgumentHelp(
         "Watch streams open during the load, e.g. 16, or a list such as 0,16,256: one run per count, each on a fresh server (or the same --socket), side by side.",
@@ -151,6 +175,12 @@ struct IriskBench: AsyncParsableCommand {
         guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be 1 ... 20") }
         guard rounds == 1 || !variantTexts.isEmpty else { throw ValidationError("--rounds needs --variant") }
         guard variantTexts.isEmpty || watchers == nil else { throw ValidationError("--variant and --watchers cannot be combined") }
+        if let mix = try parsedMix {
+            guard !(mix.deletes && serverIDs) else {
+                throw ValidationError("--mix '\(self.mix!)': delete removes records by the ids the bench chose; it cannot be combined with --server-ids")
+            }
+        }
+        guard (1...100_000_000).contains(seed) else { throw ValidationError("--seed must be 1 ... 100000000 (it is \(seed))") }
         guard (clientThreads ?? 1) >= 1, (floorThreads ?? 1) >= 1, templates >= 1 else {
             throw ValidationError("--client-threads, --floor-threads and --templates must be at least 1")
         }
@@ -167,13 +197,14 @@ struct IriskBench: AsyncParsableCommand {
             connections: connections, depth: inFlight, warmupSeconds: warmup,
             durationSeconds: duration ?? (requests == nil ? 10 : 60), requests: requests,
             clientThreads: clientThreads ?? connections, templates: templates, serverIDs: serverIDs, verifyEvery: verifyEvery,
-            liveStatus: isatty(STDOUT_FILENO) == 1)
+            liveStatus: isatty(STDOUT_FILENO) == 1, mix: try parsedMix, seed: seed)
         let hasServer = externalSocket != nil || spawn || spawnProcess != nil
         let runFloor = floor || compare
         let counts = try watcherCounts
         let variants = try self.variants
         let runCount = (hasServer ? max(1, counts.count, variants.count * rounds) : 0) + (runFloor ? 1 : 0)
-        try Watchdog.arm(seconds: Double(runCount) * (shape.hardStopSeconds + 30) + 10)
+        let seedingSeconds = shape.seeds ? shape.seeding.hardStopSeconds : 0
+        try Watchdog.arm(seconds: Double(runCount) * (shape.hardStopSeconds + seedingSeconds + 30) + 10)
         let host = ReportPrinter.Host(cpus: cpuCount, loadAverageBefore: Self.loadAverage())
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
@@ -222,10 +253,10 @@ struct IriskBench: AsyncParsableCommand {
             guard !sorted.isEmpty else { return 0 }
             return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         }
-        var lines = ["variants (creates/s per round, median, median vs \(labels[0])):"]
+        var lines = ["variants (OK answers/s per round, median, median vs \(labels[0])):"]
         var baseline: Double?
         for label in labels {
-            let rates = reports.filter { $0.target.contains("[\(label) #") }.map(\.createsPerSecond)
+            let rates = reports.filter { $0.target.contains("[\(label) #") }.map(\.okPerSecond)
             let m = median(rates)
             if baseline == nil { baseline = m }
             let relative = baseline.map { $0 > 0 ? String(format: "%+.1f%%", (m / $0 - 1) * 100) : "-" } ?? "-"
@@ -264,6 +295,11 @@ struct IriskBench: AsyncParsableCommand {
     ) async throws -> RunReport {
         var pool: WatcherPool?
         do {
+            let seedTag = runTag + "s"
+            var seeded: (records: UInt64, seconds: Double)?
+            if shape.seeds, target.speaksIdentityRisk {
+                seeded = try await seed(target, shape: shape, seedTag: seedTag)
+            }
             var window = target.window
             if let watchers, watchers > 0 {
                 let opened = try WatcherPool(socketPath: target.socketPath, count: watchers, filter: filter)
@@ -271,9 +307,11 @@ struct IriskBench: AsyncParsableCommand {
                 pool = opened
                 window = WatchingWindow(inner: window, pool: opened)
             }
-            let load = LoadRun(shape: shape, label: target.name, runTag: runTag + (target.name == "floor" ? "f" : ""))
+            let load = LoadRun(shape: shape, label: target.name, runTag: runTag + (target.name == "floor" ? "f" : ""), seedTag: seedTag)
             let result = try await load.run(socketPath: target.socketPath, verify: target.speaksIdentityRisk, window: window)
             var report = RunReport(target: target, shape: shape, result: result)
+            report.seededRecords = seeded?.records
+            report.seedSeconds = seeded?.seconds
             if let watchers {
                 report.watchers = pool?.stop() ?? WatcherPool.Figures(
                     watchers: 0, filter: filter, delivered: 0, bookmarks: 0, ended: [:], latencyP50: 0, latencyP99: 0, latencyMax: 0, readerCPUSeconds: 0)
@@ -287,6 +325,23 @@ struct IriskBench: AsyncParsableCommand {
             await target.stop()
             throw error
         }
+    }
+
+    /// Creates the records a mix reads (`shape.seed` over the run's
+    /// connections, ids under `seedTag`); every one must be a new record.
+    private static func seed(_ target: any BenchTarget, shape: LoadShape, seedTag: String) async throws -> (records: UInt64, seconds: Double) {
+        let seeding = LoadRun(shape: shape.seeding, label: "seed", runTag: seedTag)
+        let result = try await seeding.run(socketPath: target.socketPath, verify: true, window: NoWindow())
+        let t = result.tally
+        guard t.byCode[0] == shape.seed, t.alreadyExisted == 0, t.verifyFailures == 0, !result.incomplete, !result.hitHardStop else {
+            var why = "seeding \(shape.seed) records for --mix: \(t.byCode[0]) created"
+            if t.alreadyExisted > 0 { why += ", \(t.alreadyExisted) already existed" }
+            if result.incomplete || result.hitHardStop { why += ", not done within \(Int(LoadShape.seedTimeLimitSeconds)) s" }
+            let problems = t.sampleErrors + t.connectionFailures
+            if !problems.isEmpty { why += "; " + problems.joined(separator: "; ") }
+            throw BenchError(why)
+        }
+        return (shape.seed, result.measuredSeconds)
     }
 
     private static func loadAverage() -> Double? {

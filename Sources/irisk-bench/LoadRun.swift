@@ -17,9 +17,24 @@ struct LoadShape: Sendable {
     var serverIDs: Bool = false
     var verifyEvery: UInt64
     var liveStatus: Bool
+    /// `--mix`: the methods sent, in ratio; nil: creates only.
+    var mix: Mix? = nil
+    /// `--seed`: records created before measuring, for a mix's gets, lists and updates.
+    var seed: UInt64 = 0
 
     /// Past this, a run stops whatever the server does.
     var hardStopSeconds: Double { warmupSeconds + durationSeconds + 30 }
+
+    /// The seeding phase does not take longer than this.
+    static let seedTimeLimitSeconds = 600.0
+    var seeds: Bool { mix?.needsSeed == true && seed > 0 }
+
+    /// The shape that creates the records a mix reads: `seed` creates over the same connections.
+    var seeding: LoadShape {
+        LoadShape(
+            connections: connections, depth: depth, warmupSeconds: 0, durationSeconds: Self.seedTimeLimitSeconds, requests: seed,
+            clientThreads: clientThreads, templates: templates, serverIDs: false, verifyEvery: verifyEvery, liveStatus: liveStatus)
+    }
 }
 
 /// What one run measured, before the target adds its server-side figures.
@@ -40,6 +55,8 @@ struct LoadRun {
     let shape: LoadShape
     let label: String
     let runTag: String
+    /// With a mix: the run tag of the seeding phase (the ids it created).
+    var seedTag: String? = nil
 
     func run(socketPath: String, verify: Bool, window: any MeasurementWindow) async throws -> LoadResult {
         let budgets: [UInt64] = shape.requests.map { total in
@@ -50,9 +67,12 @@ struct LoadRun {
         var connections: [BenchConnection] = []
         for i in 0..<shape.connections {
             let pool = try FramePool(runTag: runTag, connection: i, templates: shape.templates, serverIDs: shape.serverIDs)
+            let mix = try shape.mix.map { mix throws(BenchError) in
+                (mix, try MixFrames(mix: mix, seed: shape.seed, seedConnections: shape.connections, seedTag: seedTag ?? runTag + "s", creates: pool))
+            }
             let fd = try UnixSocket.connectAndHandshake(path: socketPath)
             connections.append(BenchConnection(
-                fd: fd, index: i, depth: shape.depth, pool: pool,
+                fd: fd, index: i, depth: shape.depth, pool: pool, mix: mix,
                 budget: budgets.isEmpty ? nil : budgets[i], verifyEvery: verify ? shape.verifyEvery : 0))
         }
         let threadCount = max(1, min(shape.clientThreads, shape.connections))
@@ -127,10 +147,14 @@ struct LoadRun {
         for thread in threads { thread.join() }
 
         let merged = WorkerTally()
+        merged.prepare(for: shape.mix)
         var clientCPU: UInt64 = 0
         for worker in workers {
             let t = worker.tally
             merged.histogram.add(t.histogram)
+            for (i, m) in t.methods.enumerated() {
+                if let m { merged.methods[i]?.add(m) }
+            }
             for i in merged.byCode.indices { merged.byCode[i] += t.byCode[i] }
             merged.recorded += t.recorded
             merged.alreadyExisted += t.alreadyExisted

@@ -23,6 +23,7 @@ final class LoadWorker: @unchecked Sendable {
     }
 
     func run() {
+        tally.prepare(for: connections.first?.mix)
         var phase = control.phase
         observe(phase)
         for c in connections {

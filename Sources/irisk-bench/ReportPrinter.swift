@@ -35,22 +35,29 @@ struct ReportPrinter {
         func row(_ cells: [String]) -> String {
             zip(cells, widths).map { $1 == 0 ? $0 : Format.pad($0, $1) }.joined()
         }
-        lines.append(row(["target", "conns x depth", "creates/s", "p50", "p90", "p99", "p99.9", "max", "errors"]))
-        for r in runs {
-            let l = r.latency
-            let none = r.calls == r.errors
+        let mixed = runs.contains { $0.mix != nil }
+        lines.append(row(["target", "conns x depth", mixed ? "ok calls/s" : "creates/s", "p50", "p90", "p99", "p99.9", "max", "errors"]))
+        func cells(_ l: RunReport.Latency, none: Bool) -> [String] {
             let text = { (us: Double) in none ? "-" : Format.latency(UInt64(us * 1e3)) }
-            lines.append(row([
-                r.target, "\(r.connections) x \(r.inFlightPerConnection)", Format.grouped(Int(r.createsPerSecond.rounded())),
-                text(l.p50), text(l.p90), text(l.p99), text(l.p999), text(l.max), Format.grouped(Int(r.errors)),
-            ]))
+            return [text(l.p50), text(l.p90), text(l.p99), text(l.p999), text(l.max)]
+        }
+        for r in runs {
+            lines.append(row(
+                [r.target, "\(r.connections) x \(r.inFlightPerConnection)", Format.grouped(Int(r.okPerSecond.rounded()))]
+                    + cells(r.latency, none: r.calls == r.errors) + [Format.grouped(Int(r.errors))]))
+            // A mix: each method on a row of its own, its weight in the shape column.
+            for m in r.methods ?? [] {
+                lines.append(row(
+                    ["  " + m.method, "  weight \(m.weight)", Format.grouped(Int(m.okPerSecond.rounded()))]
+                        + cells(m.latency, none: m.calls == m.errors) + [Format.grouped(Int(m.errors))]))
+            }
         }
         if let c = comparison {
             lines.append("ratio (iriskd/floor): throughput \(Format.fixed(c.throughputRatio, 2)); p50 \(Format.fixed(c.p50Ratio, 2)); p99 \(Format.fixed(c.p99Ratio, 2))")
         }
-        if let base = runs.first(where: { $0.watchers?.watchers == 0 }), base.createsPerSecond > 0 {
+        if let base = runs.first(where: { $0.watchers?.watchers == 0 }), base.okPerSecond > 0 {
             for r in runs where (r.watchers?.watchers ?? 0) > 0 {
-                lines.append("ratio (\(r.target) / \(base.target)): creates/s \(Format.fixed(r.createsPerSecond / base.createsPerSecond, 3))")
+                lines.append("ratio (\(r.target) / \(base.target)): \(mixed ? "ok calls/s" : "creates/s") \(Format.fixed(r.okPerSecond / base.okPerSecond, 3))")
             }
         }
         for r in runs { lines += details(r) }
@@ -62,8 +69,17 @@ struct ReportPrinter {
 
     private func details(_ r: RunReport) -> [String] {
         var lines: [String] = []
-        let what = r.target == "floor" ? "echoes" : "creates"
+        let what = r.target == "floor" ? "echoes" : r.mix == nil ? "creates" : "OK answers"
         let ok = r.calls - r.errors
+        if let mix = r.mix {
+            var line = "\(r.target): mix \(mix)"
+            if let seeded = r.seededRecords, let seconds = r.seedSeconds {
+                line += "; \(Format.grouped(Int(seeded))) records created first in \(Format.fixed(seconds, 1)) s (not measured), read and updated at random"
+            } else if r.server.kind == "floor" {
+                line += "; the floor echoes the mix's frames (nothing seeded)"
+            }
+            lines.append(line)
+        }
         var summary = "\(r.target): \(Format.grouped(Int(ok))) \(what) in \(Format.fixed(r.measuredSeconds, 2)) s (warmup \(Format.fixed(r.warmupSeconds, 1)) s), "
         if r.errors > 0 { summary += "plus \(Format.grouped(Int(r.errors))) error answers (\(Format.grouped(Int(r.answersPerSecond)))/s in all), " }
         summary += "load threads \(r.clientThreads) using \(Format.fixed(r.clientCPUCores, 2)) cores"
@@ -89,7 +105,7 @@ struct ReportPrinter {
             lines.append("  server: floor, cpu \(Format.fixed(cores, 2)) cores")
         }
         if let c = s.commits {
-            lines.append("  sqlite: \(Format.grouped(c.batches)) commits for \(Format.grouped(c.creates)) creates, avg batch \(Format.fixed(c.averageBatchSize, 1)) (largest \(c.largestBatch)), avg commit (inserts + fsync) \(Format.fixed(c.averageCommitMilliseconds, 2)) ms"
+            lines.append("  sqlite: \(Format.grouped(c.batches)) commits for \(Format.grouped(c.creates)) creates, avg batch \(Format.fixed(c.averageBatchSize, 1)) (largest \(c.largestBatch)), avg commit (writes, before the flush) \(Format.fixed(c.averageCommitMilliseconds, 2)) ms"
                 + (c.failedBatches + c.refusedCreates > 0 ? ", failed batches \(c.failedBatches), refused \(c.refusedCreates)" : ""))
         }
         if let probe = s.fsyncProbeMilliseconds {

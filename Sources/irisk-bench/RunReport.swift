@@ -12,6 +12,19 @@ struct RunReport: Codable, Sendable {
         var mean: Double
     }
 
+    /// One method of a `--mix` run.
+    struct MethodFigures: Codable, Sendable {
+        var method: String
+        var weight: Int
+        /// Answers recorded in the window (OK or not).
+        var calls: UInt64
+        var okPerSecond: Double
+        var errors: UInt64
+        var errorsByStatus: [String: UInt64]
+        /// Of OK answers only.
+        var latency: Latency
+    }
+
     var target: String
     var connections: Int
     var inFlightPerConnection: Int
@@ -20,8 +33,17 @@ struct RunReport: Codable, Sendable {
     var measuredSeconds: Double
     /// Answers recorded in the window (OK or not).
     var calls: UInt64
-    /// OK answers per second (for the floor: echoes per second).
+    /// OK create answers per second (for the floor: echoes per second; in a
+    /// `--mix`, the creates only: ``okPerSecond`` counts every method).
     var createsPerSecond: Double
+    /// OK answers per second, every method.
+    var okPerSecond: Double
+    /// `--mix` as given (normalized), and each method's figures; nil: creates only.
+    var mix: String?
+    var methods: [MethodFigures]?
+    /// Records created before the window for the mix to read (`--seed`), and how long that took.
+    var seededRecords: UInt64?
+    var seedSeconds: Double?
     /// All answers per second, errors included.
     var answersPerSecond: Double
     /// Latency of OK answers only, from writing the request to reading the answer.
@@ -59,6 +81,19 @@ struct RunReport: Codable, Sendable {
         let t = result.tally
         let h = t.histogram
         func us(_ ns: UInt64) -> Double { Double(ns) / 1e3 }
+        func latency(_ h: Histogram<UInt64>) -> Latency {
+            h.totalCount == 0
+                ? Latency(p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0)
+                : Latency(
+                    p50: us(h.valueAtPercentile(50)), p90: us(h.valueAtPercentile(90)), p99: us(h.valueAtPercentile(99)),
+                    p999: us(h.valueAtPercentile(99.9)), max: us(h.max), mean: h.mean / 1e3)
+        }
+        func byStatus(_ codes: [UInt64]) -> [String: UInt64] {
+            var named: [String: UInt64] = [:]
+            for (code, count) in codes.enumerated() where code > 0 && count > 0 { named[Self.statusNames[code]] = count }
+            return named
+        }
+        let seconds = result.measuredSeconds
         self.target = target.name
         connections = shape.connections
         inFlightPerConnection = shape.depth
@@ -67,18 +102,24 @@ struct RunReport: Codable, Sendable {
         measuredSeconds = result.measuredSeconds
         calls = t.recorded
         answersPerSecond = result.throughput
-        createsPerSecond = result.measuredSeconds > 0 ? Double(t.byCode[0]) / result.measuredSeconds : 0
-        latency = h.totalCount == 0
-            ? Latency(p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0)
-            : Latency(
-                p50: us(h.valueAtPercentile(50)), p90: us(h.valueAtPercentile(90)), p99: us(h.valueAtPercentile(99)),
-                p999: us(h.valueAtPercentile(99.9)), max: us(h.max), mean: h.mean / 1e3)
+        okPerSecond = seconds > 0 ? Double(t.byCode[0]) / seconds : 0
+        self.latency = latency(h)
         errors = t.errorCount
-        var byStatus: [String: UInt64] = [:]
-        for (code, count) in t.byCode.enumerated() where code > 0 && count > 0 {
-            byStatus[Self.statusNames[code]] = count
+        errorsByStatus = byStatus(t.byCode)
+        mix = shape.mix?.description
+        if let mix = shape.mix {
+            let figures = MixMethod.allCases.compactMap { method -> MethodFigures? in
+                guard let m = t.methods.indices.contains(method.rawValue) ? t.methods[method.rawValue] : nil else { return nil }
+                return MethodFigures(
+                    method: method.name, weight: mix.weight(of: method), calls: m.recorded,
+                    okPerSecond: seconds > 0 ? Double(m.byCode[0]) / seconds : 0, errors: m.recorded - m.byCode[0],
+                    errorsByStatus: byStatus(m.byCode), latency: latency(m.histogram))
+            }
+            methods = figures
+            createsPerSecond = figures.first { $0.method == MixMethod.create.name }?.okPerSecond ?? 0
+        } else {
+            createsPerSecond = okPerSecond
         }
-        errorsByStatus = byStatus
         alreadyExisted = t.alreadyExisted
         protocolErrors = t.protocolErrors
         unanswered = t.unanswered
@@ -112,15 +153,15 @@ struct RunReport: Codable, Sendable {
 
 /// `--compare`: iriskd against the floor, same shape.
 struct Comparison: Codable, Sendable {
-    /// iriskd creates/s ÷ floor calls/s.
+    /// iriskd OK answers/s ÷ floor echoes/s.
     var throughputRatio: Double
     /// iriskd p50 ÷ floor p50.
     var p50Ratio: Double
     var p99Ratio: Double
 
     init?(server: RunReport, floor: RunReport) {
-        guard floor.createsPerSecond > 0, floor.latency.p50 > 0, floor.latency.p99 > 0 else { return nil }
-        throughputRatio = server.createsPerSecond / floor.createsPerSecond
+        guard floor.okPerSecond > 0, floor.latency.p50 > 0, floor.latency.p99 > 0 else { return nil }
+        throughputRatio = server.okPerSecond / floor.okPerSecond
         p50Ratio = server.latency.p50 / floor.latency.p50
         p99Ratio = server.latency.p99 / floor.latency.p99
     }
