@@ -58,6 +58,9 @@ final class WALSyncer: Sendable {
     static let maxPendingBatches = 8
 
     private let state = Mutex(State())
+    /// Set (once, after `State.failure`) when a flush failed: the writer's
+    /// admission checks it on every write without taking this syncer's lock.
+    private let failed = Atomic<Bool>(false)
     private let wakeUp = DispatchSemaphore(value: 0)
     private let room = DispatchSemaphore(value: WALSyncer.maxPendingBatches)
     private let stopped = DispatchSemaphore(value: 0)
@@ -81,7 +84,10 @@ final class WALSyncer: Sendable {
     }
 
     /// The failure that stopped the store taking writes, if one did.
-    var failure: IdentityRiskError? { state.withLock { $0.failure } }
+    var failure: IdentityRiskError? {
+        guard failed.load(ordering: .acquiring) else { return nil }
+        return state.withLock { $0.failure }
+    }
 
     /// Hands over a committed batch (writer thread); waits while
     /// ``maxPendingBatches`` are already waiting for the disk.
@@ -145,6 +151,7 @@ final class WALSyncer: Sendable {
             code: .unavailable,
             message: "the SQLite store could not flush its write-ahead log to disk (\(String(cString: strerror(code)))): this write was committed but may not survive a power loss, and the store takes no more writes; check the disk and restart iriskd")
         state.withLock { $0.failure = failure }
+        failed.store(true, ordering: .releasing)
         logger.critical("fdatasync of the write-ahead log failed; the store takes no more writes", metadata: [
             "path": "\(path)", "errno": "\(code)",
         ])
@@ -190,16 +197,18 @@ final class WALFile: @unchecked Sendable {
             device = UInt64(opened.st_dev)
             inode = UInt64(opened.st_ino)
         }
-        while fdatasync(fd) != 0 {
-            guard errno == EINTR else { return errno }
-        }
-        return 0
+        return Self.dataSync(fd)
     }
 
     private static func flush(path: String) -> Int32 {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return errno }
         defer { close(fd) }
+        return dataSync(fd)
+    }
+
+    /// `fdatasync`, again after a signal interrupted it; 0 or the errno.
+    private static func dataSync(_ fd: Int32) -> Int32 {
         while fdatasync(fd) != 0 {
             guard errno == EINTR else { return errno }
         }
