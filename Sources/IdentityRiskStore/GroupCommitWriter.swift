@@ -13,7 +13,7 @@ import Synchronization
 /// commits them in groups.
 ///
 /// Why a dedicated thread: GRDB's `DatabasePool` write API blocks its caller
-/// for the whole transaction, fsync included (milliseconds). On a thread of its
+/// for the whole transaction (milliseconds). On a thread of its
 /// own that costs nothing, whereas on Swift concurrency's cooperative pool (two
 /// threads on a two-core host) it would stall unrelated tasks. The thread also
 /// gives the shortest path for a lone caller: append under a mutex, one

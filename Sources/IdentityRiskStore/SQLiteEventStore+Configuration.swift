@@ -66,7 +66,8 @@ extension SQLiteEventStore {
         /// Writes refused because the queue was full, and the creates among them.
         public var refusedWrites = 0
         public var refusedCreates = 0
-        /// Wall time of the last committed transaction, writes and fsync included.
+        /// Wall time of the last committed transaction: its writes and commit
+        /// (the log's flush follows on the ``WALSyncer`` thread).
         public var lastCommitNanoseconds: UInt64 = 0
         /// Sum of the wall times of all committed transactions.
         public var totalCommitNanoseconds: UInt64 = 0

@@ -572,7 +572,7 @@ struct  Identityrisk__V1__StatsResponse__Commits
    */
   Identityrisk__V1__StatsResponse__Percentiles *batch_size;
   /*
-   * wall time per transaction, fsync included, microseconds
+   * wall time per transaction, microseconds (SQLite: its writes and commit; the log's fdatasync follows, overlapped with the next)
    */
   Identityrisk__V1__StatsResponse__Percentiles *latency_us;
 };
