@@ -53,6 +53,12 @@ public protocol EventStore: Service {
 
     func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent?
 
+    /// ``get(id:)`` answered through `completion`, exactly once, on any thread,
+    /// possibly before this returns: the form the server calls, with no task
+    /// per get. Default: a task awaiting ``get(id:)``; the memory store answers
+    /// inline, SQLite from a reader thread that reads waiting gets together.
+    func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void)
+
     /// One page of records matching `query`, in its order.
     func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage
 
@@ -90,6 +96,16 @@ extension EventStore {
     public var status: StoreStatus { StoreStatus(kind: kind) }
     public var commitStatistics: CommitStatistics? { nil }
     public func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void) {}
+
+    public func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void) {
+        Task {
+            do throws(IdentityRiskError) {
+                completion(.success(try await get(id: id)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
 
     /// The create, awaited.
     public func create(_ event: IdentityRiskEvent) async throws(IdentityRiskError) -> CreateOutcome {

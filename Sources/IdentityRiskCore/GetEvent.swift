@@ -12,6 +12,23 @@ public struct GetEvent: Sendable {
         return event
     }
 
+    /// The same, answered through `completion` (exactly once, on any thread):
+    /// the server's form, with no task per get.
+    public func callAsFunction(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent, IdentityRiskError>) -> Void) {
+        do throws(IdentityRiskError) {
+            try Self.checkID(id)
+        } catch {
+            return completion(.failure(error))
+        }
+        store.get(id: id) { result in
+            switch result {
+            case .success(let event?): completion(.success(event))
+            case .success(nil): completion(.failure(.notFound(id: id)))
+            case .failure(let error): completion(.failure(error))
+            }
+        }
+    }
+
     /// The checks every call naming a record by id makes first.
     static func checkID(_ id: String) throws(IdentityRiskError) {
         if id.isEmpty {

@@ -185,6 +185,19 @@ public final class MemoryEventStore: EventStore {
     }
 
     public func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? {
+        try lookUp(id)
+    }
+
+    /// Answered inline, on the caller's thread.
+    public func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void) {
+        do throws(IdentityRiskError) {
+            completion(.success(try lookUp(id)))
+        } catch {
+            completion(.failure(error))
+        }
+    }
+
+    private func lookUp(_ id: String) throws(IdentityRiskError) -> IdentityRiskEvent? {
         try checkOpen()
         return shard(for: id).state.withLock { shard in
             guard case .record(let event)? = shard.entries[id] else { return nil }

@@ -3,11 +3,11 @@ public import IdentityRiskCore
 /// The handlers of every method in ``IdentityRiskMethods``, over the Core use
 /// cases: what a transport serves.
 ///
-/// Create keeps the fast path: validated and handed to the store's completion
-/// form on the caller's thread (the memory store answers inline, SQLite from
-/// its writer thread after the group commit), with no task. Get, list, update
-/// and delete run in a task that the call's cancellation cancels; so does each
-/// watch stream (``WatchChanges``).
+/// Create and get keep the fast path: handed to the store's completion form on
+/// the caller's thread (the memory store answers inline, SQLite from its writer
+/// thread after the group commit, or from a reader thread), with no task. List,
+/// update and delete run in a task that the call's cancellation cancels; so
+/// does each watch stream (``WatchChanges``).
 public struct IdentityRiskService: Sendable {
     public let router: RPCRouter
 
@@ -30,8 +30,8 @@ public struct IdentityRiskService: Sendable {
         router.register(IdentityRiskMethods.Create.self) { draft, _, writer in
             createEvent(draft) { writer.respond($0) }
         }
-        router.registerUnary(IdentityRiskMethods.Get.self) { id, _ throws(IdentityRiskError) in
-            try await getEvent(id: id)
+        router.register(IdentityRiskMethods.Get.self) { id, _, writer in
+            getEvent(id: id) { writer.respond($0) }
         }
         router.registerUnary(IdentityRiskMethods.List.self) { request, _ throws(IdentityRiskError) in
             try await listEvents(request)

@@ -71,6 +71,7 @@ public final class SQLiteEventStore: EventStore {
     public let changeFeed: ChangeFeed
     private let pool: DatabasePool
     private let writer: GroupCommitWriter
+    private let gets: SQLiteGetBatcher
     private let logger: Logger
 
     /// Opens (creating if needed, with its parent directory) the database at
@@ -132,6 +133,10 @@ public final class SQLiteEventStore: EventStore {
             afterClose: { lock.release() },
             logger: logger)
         writer.start()
+        gets = SQLiteGetBatcher(pool: pool, threads: Self.getThreads) { [writer, path] error in
+            Self.readError(error, path: path, accepting: writer.isAccepting)
+        }
+        gets.start()
         logger.info("opened SQLite event store", metadata: [
             "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "NORMAL, each batch flushed before it is answered", "journal_mode": "WAL",
             "latest_change": "\(latest)", "records": "\(records)",
@@ -141,6 +146,7 @@ public final class SQLiteEventStore: EventStore {
     deinit {
         // Without close(), let the writer finish on its own: nothing can be
         // queued any more (every caller holds a reference to the store).
+        gets.beginFinish()
         writer.beginShutdown()
     }
 
@@ -271,13 +277,21 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func get(id: String) async throws(IdentityRiskError) -> IdentityRiskEvent? {
-        try await read { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: SQLiteSchema.selectByIDSQL), arguments: [id]) else {
-                return nil
-            }
-            return try SQLiteRowDecoder.decode(row)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<IdentityRiskEvent?, IdentityRiskError>, Never>) in
+            get(id: id) { continuation.resume(returning: $0) }
         }
+        return try result.get()
     }
+
+    /// Queued for a reader thread, which reads it with every other get waiting
+    /// in one transaction (see `SQLiteGetBatcher`); `completion` runs there.
+    public func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void) {
+        guard writer.isAccepting else { return completion(.failure(Self.closedError())) }
+        gets.get(id: id, completion: completion)
+    }
+
+    /// Reader threads answering gets: two cores here; more would only contend.
+    static let getThreads = 2
 
     public func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage {
         let statement = try SQLiteListStatement(query)
@@ -445,6 +459,13 @@ public final class SQLiteEventStore: EventStore {
     /// Reads are refused from the first call. Idempotent; concurrent calls all
     /// return once the database is closed.
     public func close() async {
+        // Off the cooperative pool: finish() waits for the reader threads.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [gets] in
+                gets.finish()
+                continuation.resume()
+            }
+        }
         await writer.shutdown()
     }
 
@@ -499,10 +520,14 @@ public final class SQLiteEventStore: EventStore {
     /// A failed read: `cancelled`, `unavailable` (closed, busy, I/O) or
     /// `internal` (the file is damaged).
     private func readError(_ error: any Error) -> IdentityRiskError {
+        Self.readError(error, path: path, accepting: writer.isAccepting)
+    }
+
+    static func readError(_ error: any Error, path: String, accepting: Bool) -> IdentityRiskError {
         if error is CancellationError {
             return IdentityRiskError(code: .cancelled, message: "the read was cancelled")
         }
-        if !writer.isAccepting { return Self.closedError() }
+        if !accepting { return Self.closedError() }
         guard let error = error as? DatabaseError else {
             return IdentityRiskError(code: .unavailable, message: "could not read the SQLite event store at '\(path)': \(error)", retryAfterMilliseconds: 1000)
         }

@@ -2,6 +2,7 @@ import IdentityRiskCore
 import IdentityRiskStore
 import IdentityRiskTestSupport
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Racing writers and the store's lifecycle.
@@ -122,6 +123,7 @@ extension StoreConformanceTests {
             let unavailable: [IdentityRiskError?] = [
                 await attempt { try await store.create(after) }.failure,
                 await attempt { try await store.get(id: "life-1") }.failure,
+                await Self.completionGet(store, "life-1").failure,
                 await attempt { try await store.list(ListQuery()) }.failure,
                 await attempt { try await store.replace(before, expectedVersion: 1) }.failure,
                 await attempt { try await store.delete(id: "life-1", expectedVersion: nil) }.failure,
@@ -129,6 +131,60 @@ extension StoreConformanceTests {
             for error in unavailable {
                 #expect(error?.code == .unavailable, "\(String(describing: error))")
             }
+        }
+    }
+}
+
+/// The completion form of get, the one the server calls.
+extension StoreConformanceTests {
+    /// `store.get(id:completion:)`, awaited; fails the test if it answers twice.
+    static func completionGet(_ store: any EventStore, _ id: String) async -> Result<IdentityRiskEvent?, IdentityRiskError> {
+        let answers = Atomic<Int>(0)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<IdentityRiskEvent?, IdentityRiskError>, Never>) in
+            store.get(id: id) { result in
+                if answers.add(1, ordering: .relaxed).newValue == 1 { continuation.resume(returning: result) }
+            }
+        }
+        #expect(answers.load(ordering: .relaxed) == 1, "answered exactly once")
+        return result
+    }
+
+    @Test("1,000 gets in flight through the completion form while creates land: each answered once with its own record, every acknowledged create visible to a get issued after it", arguments: StoreFactory.all)
+    func completionGets(_ factory: StoreFactory) async throws {
+        try await factory.withStore { store in
+            var generator = SplitMix64(seed: 4242)
+            let stored = (0 ..< 200).map { Fixture.varied($0, using: &generator) }
+            for event in stored { _ = try await store.create(event) }
+            let fresh = (200 ..< 300).map { Fixture.varied($0, using: &generator) }
+            let results = await withTaskGroup(of: (String, Result<IdentityRiskEvent?, IdentityRiskError>).self) { group in
+                for i in 0 ..< 1000 {
+                    let id = i.isMultiple(of: 10) ? "absent-\(i)" : stored[i % stored.count].id
+                    group.addTask { (id, await Self.completionGet(store, id)) }
+                }
+                // Creates racing the gets; a get issued after each is acknowledged must see it.
+                group.addTask {
+                    for event in fresh {
+                        guard (try? await store.create(event)) != nil else { return (event.id, .failure(IdentityRiskError(code: .internal, message: "create failed"))) }
+                        let seen = await Self.completionGet(store, event.id)
+                        guard case .success(let got?) = seen, got == event else { return (event.id, .failure(IdentityRiskError(code: .internal, message: "not seen: \(seen)"))) }
+                    }
+                    return ("creates", .success(nil))
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.count == 1001)
+            let byID = Dictionary(uniqueKeysWithValues: stored.map { ($0.id, $0) })
+            for (id, result) in results {
+                switch result {
+                case .success(let event):
+                    if id == "creates" { continue }
+                    #expect(event == byID[id], "\(id): \(String(describing: event))")
+                case .failure(let error):
+                    Issue.record("\(id): \(error)")
+                }
+            }
+            let invalid = await Self.completionGet(store, "")
+            #expect(invalid.failure == nil || invalid.failure?.code == .invalidArgument, "a store may look up any id; the use case checks it")
         }
     }
 }
