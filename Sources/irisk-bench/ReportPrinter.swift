@@ -31,7 +31,7 @@ struct ReportPrinter {
 
     func text() -> String {
         var lines: [String] = []
-        let widths = [8, 15, 12, 10, 10, 10, 10, 10, 0]
+        let widths = [10, 15, 12, 10, 10, 10, 10, 10, 0]
         func row(_ cells: [String]) -> String {
             zip(cells, widths).map { $1 == 0 ? $0 : Format.pad($0, $1) }.joined()
         }
