@@ -55,9 +55,15 @@ public protocol EventStore: Service {
 
     /// ``get(id:)`` answered through `completion`, exactly once, on any thread,
     /// possibly before this returns: the form the server calls, with no task
-    /// per get. Default: a task awaiting ``get(id:)``; the memory store answers
-    /// inline, SQLite from a reader thread that reads waiting gets together.
+    /// per get, when ``answersGetsWithoutTask``. Default: a task awaiting
+    /// ``get(id:)``; the memory store answers inline, SQLite from a reader
+    /// thread that reads waiting gets together.
     func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void)
+
+    /// Whether ``get(id:completion:)`` is native (quick, bounded, needs no
+    /// cancellation). When false (the default) the server awaits ``get(id:)``
+    /// in a task that the call's cancellation cancels, as PostgreSQL's gets need.
+    var answersGetsWithoutTask: Bool { get }
 
     /// One page of records matching `query`, in its order.
     func list(_ query: ListQuery) async throws(IdentityRiskError) -> ListPage
@@ -96,6 +102,8 @@ extension EventStore {
     public var status: StoreStatus { StoreStatus(kind: kind) }
     public var commitStatistics: CommitStatistics? { nil }
     public func observeCommits(_ observer: @escaping @Sendable (CommitSample) -> Void) {}
+
+    public var answersGetsWithoutTask: Bool { false }
 
     public func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void) {
         Task {

@@ -188,6 +188,8 @@ public final class MemoryEventStore: EventStore {
         try lookUp(id)
     }
 
+    public var answersGetsWithoutTask: Bool { true }
+
     /// Answered inline, on the caller's thread.
     public func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void) {
         do throws(IdentityRiskError) {

@@ -5,7 +5,8 @@ public import IdentityRiskCore
 ///
 /// Create and get keep the fast path: handed to the store's completion form on
 /// the caller's thread (the memory store answers inline, SQLite from its writer
-/// thread after the group commit, or from a reader thread), with no task. List,
+/// thread after the group commit, or from a reader thread), with no task (get
+/// only where the store's `answersGetsWithoutTask`; PostgreSQL's in a task). List,
 /// update and delete run in a task that the call's cancellation cancels; so
 /// does each watch stream (``WatchChanges``).
 public struct IdentityRiskService: Sendable {
@@ -30,8 +31,14 @@ public struct IdentityRiskService: Sendable {
         router.register(IdentityRiskMethods.Create.self) { draft, _, writer in
             createEvent(draft) { writer.respond($0) }
         }
-        router.register(IdentityRiskMethods.Get.self) { id, _, writer in
-            getEvent(id: id) { writer.respond($0) }
+        if store.answersGetsWithoutTask {
+            router.register(IdentityRiskMethods.Get.self) { id, _, writer in
+                getEvent(id: id) { writer.respond($0) }
+            }
+        } else {
+            router.registerUnary(IdentityRiskMethods.Get.self) { id, _ throws(IdentityRiskError) in
+                try await getEvent(id: id)
+            }
         }
         router.registerUnary(IdentityRiskMethods.List.self) { request, _ throws(IdentityRiskError) in
             try await listEvents(request)

@@ -283,6 +283,8 @@ public final class SQLiteEventStore: EventStore {
         return try result.get()
     }
 
+    public var answersGetsWithoutTask: Bool { true }
+
     /// Queued for a reader thread, which reads it with every other get waiting
     /// in one transaction (see `SQLiteGetBatcher`); `completion` runs there.
     public func get(id: String, completion: @escaping @Sendable (Result<IdentityRiskEvent?, IdentityRiskError>) -> Void) {
