@@ -9,12 +9,69 @@ import Synchronization
 /// reads the store's log instead (``EventStore/changes(after:limit:)``), so a
 /// change missing here is only slower to arrive, never lost. Memory: at most
 /// ``capacity`` changes.
+///
+/// A watcher whose filter requires one property to equal one value (`userId eq
+/// 'u1'`, also inside an `and`: ``FilterExpression/requiredEquality``) waits
+/// with that ``Key``: the feed indexes such waiters by key and wakes one only
+/// for a change that has its value, so a publish costs one lookup per change
+/// and keyed property instead of a wake-up per watcher. Its wake-up (or its
+/// timeout) says how far the watcher may skip: every change up to
+/// ``Wake/through`` lacks the value, so it cannot match.
 public final class ChangeFeed: Sendable {
     public let capacity: Int
 
+    /// A property and the value a watcher's every matching change has.
+    /// Hashed as Swift values: strings compare by canonical equivalence, a
+    /// superset of the filter's byte equality, so the index can wake a watcher
+    /// for a change its filter then rejects, but never misses one.
+    public struct Key: Sendable, Hashable {
+        public let property: EventProperty
+        public let value: PropertyValue
+
+        /// `property eq value` for a text or enum property; `nil` otherwise
+        /// (date-times compare by instant, not by the value's spelling).
+        public init?(_ comparison: FilterComparison) {
+            guard comparison.op == .eq else { return nil }
+            switch (comparison.property.kind, comparison.value) {
+            case (.text, .string(let text)): value = .text(text)
+            case (.riskLevel, .riskLevel(let level)): value = .riskLevel(level)
+            case (.riskEventStatus, .riskEventStatus(let status)): value = .riskEventStatus(status)
+            default: return nil
+            }
+            property = comparison.property
+        }
+
+        /// `event`'s key for `property`; `nil` when it has no value there or it is a date-time.
+        init?(_ property: EventProperty, of event: IdentityRiskEvent) {
+            switch event[property] {
+            case .text(let text)?: value = .text(text)
+            case .riskLevel(let level)?: value = .riskLevel(level)
+            case .riskEventStatus(let status)?: value = .riskEventStatus(status)
+            case .dateTime?, nil: return nil
+            }
+            self.property = property
+        }
+    }
+
+    /// How a wait ended.
+    public struct Wake: Sendable, Hashable {
+        /// A change the watcher may want was published (or the feed reset).
+        public var changed: Bool
+        /// No change after the wait's cursor up to this one can match the
+        /// watcher's key: resume reading after it (the wait's own cursor
+        /// when the watcher had no key).
+        public var through: ChangeCursor
+
+        public init(changed: Bool, through: ChangeCursor) {
+            self.changed = changed
+            self.through = through
+        }
+    }
+
     private struct Waiter {
         let after: ChangeCursor
-        let continuation: CheckedContinuation<Bool, Never>
+        let key: Key?
+        let continuation: CheckedContinuation<Wake, Never>
     }
 
     private struct State {
@@ -24,12 +81,50 @@ public final class ChangeFeed: Sendable {
         /// The window covers every change after `floor` (up to `latest`).
         var floor = ChangeCursor.zero
         var latest = ChangeCursor.zero
+        /// Every waiter, by id; those with a key are also in `byKey`.
         var waiters: [UInt64: Waiter] = [:]
+        var unkeyed: Set<UInt64> = []
+        var byKey: [Key: Set<UInt64>] = [:]
+        /// The properties of the keys in `byKey`, with how many waiters use each.
+        var keyedProperties: [EventProperty: Int] = [:]
         var nextWaiter: UInt64 = 0
         var closed = false
 
         func element(_ index: Int, capacity: Int) -> Change {
             ring[(head + index) % capacity]
+        }
+
+        mutating func add(_ id: UInt64, _ waiter: Waiter) {
+            waiters[id] = waiter
+            if let key = waiter.key {
+                byKey[key, default: []].insert(id)
+                keyedProperties[key.property, default: 0] += 1
+            } else {
+                unkeyed.insert(id)
+            }
+        }
+
+        mutating func remove(_ id: UInt64) -> Waiter? {
+            guard let waiter = waiters.removeValue(forKey: id) else { return nil }
+            if let key = waiter.key {
+                byKey[key]?.remove(id)
+                if byKey[key]?.isEmpty == true { byKey[key] = nil }
+                keyedProperties[key.property]! -= 1
+                if keyedProperties[key.property] == 0 { keyedProperties[key.property] = nil }
+            } else {
+                unkeyed.remove(id)
+            }
+            return waiter
+        }
+
+        /// Removes every waiter; their continuations, each with its own cursor.
+        mutating func removeAll(where wake: (Waiter) -> Bool) -> [(CheckedContinuation<Wake, Never>, ChangeCursor)] {
+            var woken: [(CheckedContinuation<Wake, Never>, ChangeCursor)] = []
+            for (id, waiter) in waiters where wake(waiter) {
+                _ = remove(id)
+                woken.append((waiter.continuation, waiter.after))
+            }
+            return woken
         }
     }
 
@@ -46,19 +141,15 @@ public final class ChangeFeed: Sendable {
     /// changes it cannot publish: watchers waiting for a change before
     /// `latest` are woken, and read those changes from the log.)
     public func reset(latest: ChangeCursor) {
-        let woken = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+        let woken = state.withLock { state in
             state.ring.removeAll(keepingCapacity: true)
             state.head = 0
             state.floor = latest
             state.latest = latest
-            var woken: [CheckedContinuation<Bool, Never>] = []
-            for (id, waiter) in state.waiters where waiter.after < latest {
-                woken.append(waiter.continuation)
-                state.waiters[id] = nil
-            }
-            return woken
+            // Keyed or not: the changes before `latest` were not all seen here.
+            return state.removeAll { $0.after < latest }
         }
-        for continuation in woken { continuation.resume(returning: true) }
+        for (continuation, after) in woken { continuation.resume(returning: Wake(changed: true, through: after)) }
     }
 
     /// The cursor of the last published change.
@@ -67,9 +158,19 @@ public final class ChangeFeed: Sendable {
     /// Committed changes, in cursor order, each later than every one before.
     public func publish(_ changes: some Collection<Change>) {
         guard !changes.isEmpty else { return }
-        let woken = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+        let woken = state.withLock { state -> [(CheckedContinuation<Wake, Never>, Wake)] in
+            var woken: [(CheckedContinuation<Wake, Never>, Wake)] = []
             for change in changes {
                 precondition(change.cursor > state.latest, "changes are published in cursor order")
+                // Keyed waiters: only those whose value this change has; each
+                // may skip the changes before it, which lacked its value.
+                for property in state.keyedProperties.keys {
+                    guard let key = Key(property, of: change.event), let ids = state.byKey[key] else { continue }
+                    for id in ids {
+                        guard let waiter = state.remove(id) else { continue }
+                        woken.append((waiter.continuation, Wake(changed: true, through: max(waiter.after, state.latest))))
+                    }
+                }
                 if state.ring.count < capacity {
                     state.ring.append(change)
                 } else {
@@ -79,14 +180,14 @@ public final class ChangeFeed: Sendable {
                 }
                 state.latest = change.cursor
             }
-            var woken: [CheckedContinuation<Bool, Never>] = []
-            for (id, waiter) in state.waiters where waiter.after < state.latest {
-                woken.append(waiter.continuation)
-                state.waiters[id] = nil
+            for id in state.unkeyed {
+                guard let waiter = state.waiters[id], waiter.after < state.latest else { continue }
+                _ = state.remove(id)
+                woken.append((waiter.continuation, Wake(changed: true, through: waiter.after)))
             }
             return woken
         }
-        for continuation in woken { continuation.resume(returning: true) }
+        for (continuation, wake) in woken { continuation.resume(returning: wake) }
     }
 
     /// Changes after `cursor`, oldest first, at most `limit`; empty when
@@ -132,47 +233,65 @@ public final class ChangeFeed: Sendable {
     /// Waits until a change later than `cursor` is published (`true`), or
     /// `timeout` passes, the task is cancelled or the feed closes (`false`).
     public func waitForChange(after cursor: ChangeCursor, timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.waitForChange(after: cursor) }
+        await waitForChange(after: cursor, key: nil, timeout: timeout).changed
+    }
+
+    /// Waits until a change later than `cursor` is published that has `key`'s
+    /// value (any change, without a key), or `timeout` passes, the task is
+    /// cancelled or the feed closes (then ``Wake/changed`` is `false`). Either
+    /// way ``Wake/through`` is how far the caller may skip: with a key, past
+    /// every change published meanwhile without its value.
+    public func waitForChange(after cursor: ChangeCursor, key: Key?, timeout: Duration) async -> Wake {
+        await withTaskGroup(of: Wake?.self) { group in
+            group.addTask { await self.waitForChange(after: cursor, key: key) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
-                return false
+                return nil
             }
-            let first = await group.next() ?? false
+            var wake: Wake?
+            while wake == nil, let next = await group.next() {
+                // The timer ended first: cancel the wait, which answers how far it got.
+                if next == nil { group.cancelAll() }
+                wake = next
+            }
             group.cancelAll()
-            return first
+            return wake ?? Wake(changed: false, through: cursor)
         }
     }
 
-    private func waitForChange(after cursor: ChangeCursor) async -> Bool {
+    private func waitForChange(after cursor: ChangeCursor, key: Key?) async -> Wake {
         let id = state.withLock { state -> UInt64 in
             state.nextWaiter += 1
             return state.nextWaiter
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let resumeNow: Bool? = state.withLock { state in
-                    if state.closed || Task.isCancelled { return false }
-                    if state.latest > cursor { return true }
-                    state.waiters[id] = Waiter(after: cursor, continuation: continuation)
+            await withCheckedContinuation { (continuation: CheckedContinuation<Wake, Never>) in
+                let resumeNow: Wake? = state.withLock { state in
+                    if state.closed || Task.isCancelled { return Wake(changed: false, through: cursor) }
+                    if state.latest > cursor { return Wake(changed: true, through: cursor) }
+                    state.add(id, Waiter(after: cursor, key: key, continuation: continuation))
                     return nil
                 }
                 if let resumeNow { continuation.resume(returning: resumeNow) }
             }
         } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.continuation.resume(returning: false)
+            let ended = state.withLock { state -> (Waiter, ChangeCursor)? in
+                guard let waiter = state.remove(id) else { return nil }
+                // Still waiting: no change published since it began had its value
+                // (a publish that had one, or a reset, would have removed it).
+                return (waiter, waiter.key == nil ? waiter.after : max(waiter.after, state.latest))
+            }
+            if let (waiter, through) = ended { waiter.continuation.resume(returning: Wake(changed: false, through: through)) }
         }
     }
 
     /// The store closed: wakes every waiter (`false`) and refuses new waits.
     public func close() {
-        let waiters = state.withLock { state -> [Waiter] in
+        let waiters = state.withLock { state in
             state.closed = true
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
+            return state.removeAll { _ in true }
         }
-        for waiter in waiters { waiter.continuation.resume(returning: false) }
+        for (continuation, after) in waiters { continuation.resume(returning: Wake(changed: false, through: after)) }
     }
 
     /// Whether ``close()`` was called (the store closed).

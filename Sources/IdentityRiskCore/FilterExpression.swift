@@ -13,6 +13,19 @@ public indirect enum FilterExpression: Sendable, Hashable {
         case .or(let l, let r): l.matches(event) || r.matches(event)
         }
     }
+
+    /// An equality every event that matches must satisfy: the expression's
+    /// own `property eq value` on a text or enum property, or one of an `and`
+    /// (the left one first); `nil` when there is none (an `or` at the top, or
+    /// only ranges, `ne`, `null` or date-times). Watchers wait on it
+    /// (``ChangeFeed/Key``).
+    public var requiredEquality: ChangeFeed.Key? {
+        switch self {
+        case .comparison(let c): ChangeFeed.Key(c)
+        case .and(let l, let r): l.requiredEquality ?? r.requiredEquality
+        case .or: nil
+        }
+    }
 }
 
 /// Every property of the record is filterable (``EventProperty``).

@@ -9,6 +9,10 @@
 ///             └─ idle:       bookmark(cursor) every `bookmarkInterval`
 /// ```
 ///
+/// A caught-up watcher waits on the feed with its filter's required equality
+/// (``FilterExpression/requiredEquality``), if it has one: it is woken only by
+/// a change with that value, and skips the others unread.
+///
 /// A change is only ever read from the feed or the log, both of which hold
 /// committed changes only: a watcher never sees a change that is later lost.
 public struct WatchChanges: Sendable {
@@ -104,6 +108,7 @@ public struct WatchChanges: Sendable {
         let clock = ContinuousClock()
         let feed = store.changeFeed
         var cursor = plan.after
+        let key = plan.filter?.requiredEquality
         guard await emit(.bookmark(cursor)) else { return }
         var lastSent = clock.now
         while !Task.isCancelled {
@@ -116,7 +121,10 @@ public struct WatchChanges: Sendable {
                     continue
                 }
                 if feed.isClosed { throw .storeClosedDuringWatch }
-                if await feed.waitForChange(after: cursor, timeout: bookmarkInterval - quiet), lingerInterval > .zero {
+                let wake = await feed.waitForChange(after: cursor, key: key, timeout: bookmarkInterval - quiet)
+                // The feed saw every change up to `through`: none has the value the filter requires.
+                cursor = max(cursor, wake.through)
+                if wake.changed, lingerInterval > .zero {
                     // Let the changes of the next few moments join this read: one
                     // wake-up per linger, not one per commit.
                     try? await Task.sleep(for: lingerInterval)
