@@ -171,3 +171,82 @@ struct WatchChangesTests {
         }
     }
 }
+
+@Suite("ChangeFeed's keyed waits")
+struct ChangeFeedKeyTests {
+    static func change(_ n: UInt64, user: String) -> Change {
+        var event = seedEvent(id: "k-\(n)", createdDateTime: WatchChangesTests.created)
+        event.userId = user
+        event.riskLevel = .high
+        return Change(cursor: ChangeCursor(n), kind: .created, event: event)
+    }
+
+    @Test("requiredEquality: an eq on a text or enum property, also inside and; none for or, ne, null, ranges, date-times")
+    func requiredEquality() throws {
+        func key(_ filter: String) throws -> ChangeFeed.Key? { try ODataFilter.parse(filter).requiredEquality }
+        #expect(try key("userId eq 'u1'") == ChangeFeed.Key(FilterComparison(property: .userId, op: .eq, value: .string("u1"))))
+        #expect(try key("riskLevel gt 'low' and riskLevel eq 'high'")?.value == .riskLevel(.high))
+        #expect(try key("riskEventStatus eq 'active'")?.property == .riskEventStatus)
+        #expect(try key("userId eq 'a' or userId eq 'b'") == nil)
+        #expect(try key("userId ne 'a'") == nil)
+        #expect(try key("userDisplayName eq null") == nil)
+        #expect(try key("riskEventDateTime eq 2024-01-01T00:00:00Z") == nil)
+        #expect(try key("createdDateTime ge 2024-01-01T00:00:00Z and (userId eq 'a' or userId eq 'b')") == nil)
+    }
+
+    @Test("a keyed waiter sleeps through changes without its value, wakes for one with it, and may skip the others")
+    func keyedWake() async throws {
+        let feed = ChangeFeed(capacity: 64)
+        feed.reset(latest: .zero)
+        let key = try #require(try ODataFilter.parse("userId eq 'u7'").requiredEquality)
+        let waiting = Task { await feed.waitForChange(after: .zero, key: key, timeout: .seconds(30)) }
+        while feed.waiting == 0 { await Task.yield() }
+        feed.publish((1...5).map { Self.change($0, user: "other") })
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(feed.waiting == 1, "no change had u7: still waiting")
+        feed.publish([Self.change(6, user: "other"), Self.change(7, user: "u7"), Self.change(8, user: "u7")])
+        #expect(await waiting.value == ChangeFeed.Wake(changed: true, through: ChangeCursor(6)), "woken by 7; 1...6 lack u7")
+        #expect(feed.waiting == 0)
+
+        // Timed out: skip to the latest; without a key, nothing is skipped.
+        let timedOut = Task { await feed.waitForChange(after: ChangeCursor(8), key: key, timeout: .milliseconds(80)) }
+        let unkeyed = Task { await feed.waitForChange(after: ChangeCursor(8), key: nil, timeout: .seconds(30)) }
+        while feed.waiting < 2 { await Task.yield() }
+        feed.publish([Self.change(9, user: "other")])
+        #expect(await unkeyed.value == ChangeFeed.Wake(changed: true, through: ChangeCursor(8)))
+        feed.publish([Self.change(10, user: "other")])
+        #expect(await timedOut.value == ChangeFeed.Wake(changed: false, through: ChangeCursor(10)))
+
+        // A reset wakes keyed waiters too, skipping nothing.
+        let reset = Task { await feed.waitForChange(after: ChangeCursor(10), key: key, timeout: .seconds(30)) }
+        while feed.waiting == 0 { await Task.yield() }
+        feed.reset(latest: ChangeCursor(12))
+        #expect(await reset.value == ChangeFeed.Wake(changed: true, through: ChangeCursor(10)))
+    }
+
+    @Test("a watcher of one user stays inside a small window while thousands of other changes pass, and gets exactly its own")
+    func keyedWatcherSkips() async throws {
+        let store = LogOnlyStore(changes: [], feedCapacity: 16)
+        let watch = WatchChanges(store: store, bookmarkInterval: .seconds(30), lingerInterval: .zero)
+        let plan = try await watch.begin(WatchChanges.Request(filter: "userId eq 'mine' and riskLevel eq 'high'", start: .now))
+        let emitted = Emitted(limit: 1 + 20)
+        let running = Task { try await watch.run(plan) { emitted.emit($0) } }
+        while store.changeFeed.waiting == 0 { await Task.yield() }
+        var expected: [UInt64] = []
+        for n in UInt64(1)...4000 {
+            let mine = n % 200 == 0
+            store.commit(Self.change(n, user: mine ? "mine" : "u\(n % 97)"))
+            if mine {
+                expected.append(n)
+                // Until it has it and (but for the last, after which the run ends at its
+                // limit) is back waiting: the next 199 changes pass while it sleeps.
+                while emitted.changes.count < expected.count || (n < 4000 && store.changeFeed.waiting == 0) {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+        }
+        try await running.value
+        #expect(emitted.changes.map(\.cursor.rawValue) == expected)
+        #expect(store.reads.load(ordering: .relaxed) == 0, "never fell behind the 16-change window: the feed let it skip")
+    }
+}
