@@ -16,7 +16,10 @@ import Synchronization
 /// for a change that has its value, so a publish costs one lookup per change
 /// and keyed property instead of a wake-up per watcher. Its wake-up (or its
 /// timeout) says how far the watcher may skip: every change up to
-/// ``Wake/through`` lacks the value, so it cannot match.
+/// ``Wake/through`` lacks the value, so it cannot match. Such a watcher also
+/// holds a ``Subscription``: a bounded mailbox into which each publish copies
+/// the changes with its value, so reading costs what it sends, not a scan of
+/// every change (nor a fall behind the window while other users' changes pass).
 public final class ChangeFeed: Sendable {
     public let capacity: Int
 
@@ -68,6 +71,32 @@ public final class ChangeFeed: Sendable {
         }
     }
 
+    /// A keyed watcher's mailbox (``subscribe(_:capacity:)``): every change
+    /// published after ``from`` that has the key's value, until it overflows.
+    public struct Subscription: Sendable, Hashable {
+        let id: UInt64
+        /// The latest cursor when it began: changes up to it were not delivered.
+        public let from: ChangeCursor
+    }
+
+    private struct Mailbox {
+        let key: Key
+        let capacity: Int
+        var changes: [Change] = []
+        /// More arrived than it holds, or the feed reset: it no longer has every one.
+        var incomplete = false
+
+        mutating func deliver(_ change: Change) {
+            guard !incomplete else { return }
+            guard changes.count < capacity else {
+                incomplete = true
+                changes = []
+                return
+            }
+            changes.append(change)
+        }
+    }
+
     private struct Waiter {
         let after: ChangeCursor
         let key: Key?
@@ -85,7 +114,11 @@ public final class ChangeFeed: Sendable {
         var waiters: [UInt64: Waiter] = [:]
         var unkeyed: Set<UInt64> = []
         var byKey: [Key: Set<UInt64>] = [:]
-        /// The properties of the keys in `byKey`, with how many waiters use each.
+        /// Subscriptions' mailboxes by id, and their ids by key.
+        var mailboxes: [UInt64: Mailbox] = [:]
+        var subscribed: [Key: Set<UInt64>] = [:]
+        /// The properties of the keys in `byKey` and `subscribed`, with how
+        /// many waiters and subscriptions use each.
         var keyedProperties: [EventProperty: Int] = [:]
         var nextWaiter: UInt64 = 0
         var closed = false
@@ -94,11 +127,16 @@ public final class ChangeFeed: Sendable {
             ring[(head + index) % capacity]
         }
 
+        mutating func use(_ property: EventProperty, by change: Int) {
+            let uses = keyedProperties[property, default: 0] + change
+            keyedProperties[property] = uses == 0 ? nil : uses
+        }
+
         mutating func add(_ id: UInt64, _ waiter: Waiter) {
             waiters[id] = waiter
             if let key = waiter.key {
                 byKey[key, default: []].insert(id)
-                keyedProperties[key.property, default: 0] += 1
+                use(key.property, by: 1)
             } else {
                 unkeyed.insert(id)
             }
@@ -109,8 +147,7 @@ public final class ChangeFeed: Sendable {
             if let key = waiter.key {
                 byKey[key]?.remove(id)
                 if byKey[key]?.isEmpty == true { byKey[key] = nil }
-                keyedProperties[key.property]! -= 1
-                if keyedProperties[key.property] == 0 { keyedProperties[key.property] = nil }
+                use(key.property, by: -1)
             } else {
                 unkeyed.remove(id)
             }
@@ -146,6 +183,11 @@ public final class ChangeFeed: Sendable {
             state.head = 0
             state.floor = latest
             state.latest = latest
+            // Mailboxes miss the changes up to `latest`: their watchers read those elsewhere.
+            for id in state.mailboxes.keys {
+                state.mailboxes[id]!.incomplete = true
+                state.mailboxes[id]!.changes = []
+            }
             // Keyed or not: the changes before `latest` were not all seen here.
             return state.removeAll { $0.after < latest }
         }
@@ -165,8 +207,11 @@ public final class ChangeFeed: Sendable {
                 // Keyed waiters: only those whose value this change has; each
                 // may skip the changes before it, which lacked its value.
                 for property in state.keyedProperties.keys {
-                    guard let key = Key(property, of: change.event), let ids = state.byKey[key] else { continue }
-                    for id in ids {
+                    guard let key = Key(property, of: change.event) else { continue }
+                    for id in state.subscribed[key] ?? [] {
+                        state.mailboxes[id]!.deliver(change)
+                    }
+                    for id in state.byKey[key] ?? [] {
                         guard let waiter = state.remove(id) else { continue }
                         woken.append((waiter.continuation, Wake(changed: true, through: max(waiter.after, state.latest))))
                     }
@@ -227,6 +272,53 @@ public final class ChangeFeed: Sendable {
                 matches.append(state.ring[(head + index) % capacity])
             }
             return (matches, state.ring[(head + end - 1) % capacity].cursor)
+        }
+    }
+
+    /// Starts a mailbox for `key`: from now on, each publish copies into it the
+    /// changes with `key`'s value, at most `capacity` untaken (then it is
+    /// incomplete, and ``take(_:after:limit:)`` says so). `nil` once closed.
+    public func subscribe(_ key: Key, capacity: Int) -> Subscription? {
+        precondition(capacity > 0, "a mailbox holds at least one change")
+        return state.withLock { state -> Subscription? in
+            guard !state.closed else { return nil }
+            state.nextWaiter += 1
+            let id = state.nextWaiter
+            state.mailboxes[id] = Mailbox(key: key, capacity: capacity)
+            state.subscribed[key, default: []].insert(id)
+            state.use(key.property, by: 1)
+            return Subscription(id: id, from: state.latest)
+        }
+    }
+
+    /// Ends a mailbox (a second call does nothing).
+    public func unsubscribe(_ subscription: Subscription) {
+        state.withLock { state in
+            guard let mailbox = state.mailboxes.removeValue(forKey: subscription.id) else { return }
+            state.subscribed[mailbox.key]?.remove(subscription.id)
+            if state.subscribed[mailbox.key]?.isEmpty == true { state.subscribed[mailbox.key] = nil }
+            state.use(mailbox.key.property, by: -1)
+        }
+    }
+
+    /// The mailbox's changes after `cursor` (at least ``Subscription/from``),
+    /// oldest first, at most `limit`, and the cursor they reach: the latest
+    /// published one when it had no more, as every change in between lacked
+    /// the key's value. `nil` when it is incomplete or ended (read elsewhere,
+    /// and subscribe again).
+    public func take(_ subscription: Subscription, after cursor: ChangeCursor, limit: Int) -> (matches: [Change], reached: ChangeCursor)? {
+        precondition(cursor >= subscription.from, "a mailbox holds only the changes after its start")
+        return state.withLock { state -> (matches: [Change], reached: ChangeCursor)? in
+            guard var mailbox = state.mailboxes[subscription.id], !mailbox.incomplete else { return nil }
+            // Swap it out while it changes, so its array is not copied.
+            state.mailboxes[subscription.id]!.changes = []
+            let skip = mailbox.changes.firstIndex { $0.cursor > cursor } ?? mailbox.changes.count
+            let end = min(mailbox.changes.count, skip + max(0, limit))
+            let matches = Array(mailbox.changes[skip..<end])
+            mailbox.changes.removeFirst(end)
+            let reached = mailbox.changes.isEmpty ? max(cursor, state.latest) : matches.last?.cursor ?? cursor
+            state.mailboxes[subscription.id]!.changes = mailbox.changes
+            return (matches, reached)
         }
     }
 
@@ -297,6 +389,10 @@ public final class ChangeFeed: Sendable {
     /// Whether ``close()`` was called (the store closed).
     public var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Open mailbox subscriptions.
+    public var subscriptions: Int { state.withLock { $0.mailboxes.count } }
+
     /// Watchers waiting for a change right now.
     public var waiting: Int { state.withLock { $0.waiters.count } }
 }
+

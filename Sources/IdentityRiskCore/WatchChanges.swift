@@ -9,9 +9,12 @@
 ///             └─ idle:       bookmark(cursor) every `bookmarkInterval`
 /// ```
 ///
-/// A caught-up watcher waits on the feed with its filter's required equality
-/// (``FilterExpression/requiredEquality``), if it has one: it is woken only by
-/// a change with that value, and skips the others unread.
+/// A watcher whose filter requires an equality (``FilterExpression/requiredEquality``)
+/// reads from its own mailbox on the feed (``ChangeFeed/Subscription``), which
+/// holds only the changes with that value, and waits under that key: it is
+/// woken only by such a change and skips the others unread. Its mailbox
+/// overflowing (it fell behind) sends it back to the window or the log, until
+/// it catches up with a new one.
 ///
 /// A change is only ever read from the feed or the log, both of which hold
 /// committed changes only: a watcher never sees a change that is later lost.
@@ -109,11 +112,16 @@ public struct WatchChanges: Sendable {
         let feed = store.changeFeed
         var cursor = plan.after
         let key = plan.filter?.requiredEquality
+        var subscription: ChangeFeed.Subscription?
+        defer { if let subscription { feed.unsubscribe(subscription) } }
         guard await emit(.bookmark(cursor)) else { return }
         var lastSent = clock.now
         while !Task.isCancelled {
-            let (matches, reached, full) = try await next(after: cursor, plan: plan, feed: feed)
-            if reached == cursor {
+            if let key, subscription == nil { subscription = feed.subscribe(key, capacity: 2 * batchSize) }
+            let (matches, reached, full) = try await next(after: cursor, plan: plan, feed: feed, subscription: &subscription)
+            if matches.isEmpty, !full {
+                // Caught up: nothing to send up to `reached`; wait for more.
+                cursor = reached
                 let quiet = clock.now - lastSent
                 if quiet >= bookmarkInterval {
                     guard await emit(.bookmark(cursor)) else { return }
@@ -147,12 +155,22 @@ public struct WatchChanges: Sendable {
     }
 
     /// The matching changes after `cursor` and the cursor they reach: from the
-    /// feed's window when it reaches back that far (filtered in place), else
-    /// from the store's log. `full`: a whole batch was read (more may wait).
+    /// subscription's mailbox once `cursor` has caught up with its start, else
+    /// from the feed's window when it reaches back that far (filtered in
+    /// place), else from the store's log. `full`: a whole batch was read (more
+    /// may wait). An incomplete mailbox is ended here (`subscription` = `nil`).
     private func next(
-        after cursor: ChangeCursor, plan: Plan, feed: ChangeFeed
+        after cursor: ChangeCursor, plan: Plan, feed: ChangeFeed, subscription: inout ChangeFeed.Subscription?
     ) async throws(IdentityRiskError) -> (matches: [Change], reached: ChangeCursor, full: Bool) {
         let filter = plan.filter
+        if let mailbox = subscription, cursor >= mailbox.from {
+            if let taken = feed.take(mailbox, after: cursor, limit: batchSize) {
+                let matches = filter.map { filter in taken.matches.filter { filter.matches($0.event) } } ?? taken.matches
+                return (matches, taken.reached, taken.matches.count == batchSize)
+            }
+            feed.unsubscribe(mailbox)
+            subscription = nil
+        }
         if let recent = feed.recent(after: cursor, scanning: batchSize, where: { filter?.matches($0.event) ?? true }) {
             return (recent.matches, recent.reached, recent.reached < feed.latest)
         }
