@@ -250,3 +250,68 @@ struct ChangeFeedKeyTests {
         #expect(store.reads.load(ordering: .relaxed) == 0, "never fell behind the 16-change window: the feed let it skip")
     }
 }
+
+@Suite("ChangeFeed's mailboxes")
+struct ChangeFeedMailboxTests {
+    static let key = ChangeFeed.Key(FilterComparison(property: .userId, op: .eq, value: .string("u7")))!
+
+    static func publish(_ feed: ChangeFeed, _ cursors: ClosedRange<UInt64>, user: String) {
+        feed.publish(cursors.map { ChangeFeedKeyTests.change($0, user: user) })
+    }
+
+    @Test("a mailbox holds only its value's changes after its start; taking them reaches the latest cursor, or the last one taken")
+    func takes() throws {
+        let feed = ChangeFeed(capacity: 64)
+        feed.reset(latest: .zero)
+        Self.publish(feed, 1...2, user: "u7")
+        let box = try #require(feed.subscribe(Self.key, capacity: 4))
+        #expect(box.from == ChangeCursor(2) && feed.subscriptions == 1)
+        Self.publish(feed, 3...3, user: "other")
+        Self.publish(feed, 4...4, user: "u7")
+        Self.publish(feed, 5...5, user: "other")
+        var taken = try #require(feed.take(box, after: box.from, limit: 10))
+        #expect(taken.matches.map(\.cursor.rawValue) == [4] && taken.reached == ChangeCursor(5), "1 and 2 came before it; 3 and 5 are not u7's")
+        Self.publish(feed, 6...8, user: "u7")
+        taken = try #require(feed.take(box, after: ChangeCursor(5), limit: 2))
+        #expect(taken.matches.map(\.cursor.rawValue) == [6, 7] && taken.reached == ChangeCursor(7), "8 still waits")
+        taken = try #require(feed.take(box, after: ChangeCursor(7), limit: 2))
+        #expect(taken.matches.map(\.cursor.rawValue) == [8] && taken.reached == ChangeCursor(8))
+        Self.publish(feed, 9...9, user: "u7")
+        taken = try #require(feed.take(box, after: ChangeCursor(9), limit: 2))
+        #expect(taken.matches.isEmpty && taken.reached == ChangeCursor(9), "9 was read elsewhere: skipped")
+
+        // More than it holds: incomplete, until a new one.
+        Self.publish(feed, 10...14, user: "u7")
+        #expect(feed.take(box, after: ChangeCursor(9), limit: 10) == nil)
+        feed.unsubscribe(box)
+        feed.unsubscribe(box)
+        #expect(feed.subscriptions == 0)
+
+        // A reset leaves every mailbox incomplete.
+        let next = try #require(feed.subscribe(Self.key, capacity: 4))
+        Self.publish(feed, 15...15, user: "u7")
+        feed.reset(latest: ChangeCursor(20))
+        Self.publish(feed, 21...21, user: "u7")
+        #expect(feed.take(next, after: next.from, limit: 10) == nil)
+        feed.close()
+        #expect(feed.subscribe(Self.key, capacity: 4) == nil, "closed")
+    }
+
+    @Test("a one-user watcher reads its mailbox: exactly its changes while 4,000 others pass a 16-change window at full speed, no log reads, unsubscribed at the end")
+    func watcherReadsMailbox() async throws {
+        let store = LogOnlyStore(changes: [], feedCapacity: 16)
+        let watch = WatchChanges(store: store, bookmarkInterval: .seconds(30), lingerInterval: .zero)
+        let plan = try await watch.begin(WatchChanges.Request(filter: "userId eq 'mine' and riskLevel eq 'high'", start: .now))
+        let emitted = Emitted(limit: 1 + 20)
+        let running = Task { try await watch.run(plan) { emitted.emit($0) } }
+        while store.changeFeed.subscriptions == 0 { await Task.yield() }
+        // No waiting for the watcher: it falls far behind the window, never behind its mailbox (128).
+        for n in UInt64(1)...4000 {
+            store.commit(ChangeFeedKeyTests.change(n, user: n % 200 == 0 ? "mine" : "u\(n % 97)"))
+        }
+        try await running.value
+        #expect(emitted.changes.map(\.cursor.rawValue) == Array(stride(from: 200, through: 4000, by: 200)))
+        #expect(store.reads.load(ordering: .relaxed) == 0, "served from the mailbox, not the log")
+        #expect(store.changeFeed.subscriptions == 0, "the run ended its subscription")
+    }
+}
