@@ -154,6 +154,40 @@ public final class ChangeFeed: Sendable {
             return waiter
         }
 
+        /// Appends `change` to the window and its mailboxes, and takes the
+        /// keyed waiters whose value it has (each may skip the changes before
+        /// it, which lacked its value).
+        mutating func append(_ change: Change, capacity: Int, waking woken: inout [(CheckedContinuation<Wake, Never>, Wake)]) {
+            precondition(change.cursor > latest, "changes are published in cursor order")
+            for property in keyedProperties.keys {
+                guard let key = Key(property, of: change.event) else { continue }
+                for id in subscribed[key] ?? [] {
+                    mailboxes[id]!.deliver(change)
+                }
+                for id in byKey[key] ?? [] {
+                    guard let waiter = remove(id) else { continue }
+                    woken.append((waiter.continuation, Wake(changed: true, through: max(waiter.after, latest))))
+                }
+            }
+            if ring.count < capacity {
+                ring.append(change)
+            } else {
+                floor = ring[head].cursor
+                ring[head] = change
+                head = (head + 1) % capacity
+            }
+            latest = change.cursor
+        }
+
+        /// Takes the unkeyed waiters the published changes are news to.
+        mutating func wakeUnkeyed(into woken: inout [(CheckedContinuation<Wake, Never>, Wake)]) {
+            for id in unkeyed {
+                guard let waiter = waiters[id], waiter.after < latest else { continue }
+                _ = remove(id)
+                woken.append((waiter.continuation, Wake(changed: true, through: waiter.after)))
+            }
+        }
+
         /// Removes every waiter; their continuations, each with its own cursor.
         mutating func removeAll(where wake: (Waiter) -> Bool) -> [(CheckedContinuation<Wake, Never>, ChangeCursor)] {
             var woken: [(CheckedContinuation<Wake, Never>, ChangeCursor)] = []
@@ -200,36 +234,22 @@ public final class ChangeFeed: Sendable {
     /// Committed changes, in cursor order, each later than every one before.
     public func publish(_ changes: some Collection<Change>) {
         guard !changes.isEmpty else { return }
-        let woken = state.withLock { state -> [(CheckedContinuation<Wake, Never>, Wake)] in
+        let woken = state.withLock { state in
             var woken: [(CheckedContinuation<Wake, Never>, Wake)] = []
-            for change in changes {
-                precondition(change.cursor > state.latest, "changes are published in cursor order")
-                // Keyed waiters: only those whose value this change has; each
-                // may skip the changes before it, which lacked its value.
-                for property in state.keyedProperties.keys {
-                    guard let key = Key(property, of: change.event) else { continue }
-                    for id in state.subscribed[key] ?? [] {
-                        state.mailboxes[id]!.deliver(change)
-                    }
-                    for id in state.byKey[key] ?? [] {
-                        guard let waiter = state.remove(id) else { continue }
-                        woken.append((waiter.continuation, Wake(changed: true, through: max(waiter.after, state.latest))))
-                    }
-                }
-                if state.ring.count < capacity {
-                    state.ring.append(change)
-                } else {
-                    state.floor = state.ring[state.head].cursor
-                    state.ring[state.head] = change
-                    state.head = (state.head + 1) % capacity
-                }
-                state.latest = change.cursor
-            }
-            for id in state.unkeyed {
-                guard let waiter = state.waiters[id], waiter.after < state.latest else { continue }
-                _ = state.remove(id)
-                woken.append((waiter.continuation, Wake(changed: true, through: waiter.after)))
-            }
+            for change in changes { state.append(change, capacity: capacity, waking: &woken) }
+            state.wakeUnkeyed(into: &woken)
+            return woken
+        }
+        for (continuation, wake) in woken { continuation.resume(returning: wake) }
+    }
+
+    /// One committed change (the memory store's form: not generic, so it is
+    /// not iterated through a collection's witness table on every create).
+    public func publish(_ change: Change) {
+        let woken = state.withLock { state in
+            var woken: [(CheckedContinuation<Wake, Never>, Wake)] = []
+            state.append(change, capacity: capacity, waking: &woken)
+            state.wakeUnkeyed(into: &woken)
             return woken
         }
         for (continuation, wake) in woken { continuation.resume(returning: wake) }

@@ -285,7 +285,7 @@ public final class MemoryEventStore: EventStore {
             let change = Change(cursor: ChangeCursor(log.latest), kind: kind, event: event)
             log.append(LogEntry(change: change, appended: appended))
             if let appended { prune(&log, now: appended) }
-            changeFeed.publish(CollectionOfOne(change))
+            changeFeed.publish(change)
         }
     }
 

@@ -24,7 +24,7 @@ final class LogOnlyStore: EventStore {
     /// Commits one more change: in the log, then in the feed.
     func commit(_ change: Change) {
         log.withLock { $0.append(change) }
-        changeFeed.publish(CollectionOfOne(change))
+        changeFeed.publish(change)
     }
 
     func run() async throws {}
