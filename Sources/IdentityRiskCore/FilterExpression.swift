@@ -16,14 +16,17 @@ public indirect enum FilterExpression: Sendable, Hashable {
 
     /// An equality every event that matches must satisfy: the expression's
     /// own `property eq value` on a text or enum property, or one of an `and`
-    /// (the left one first); `nil` when there is none (an `or` at the top, or
-    /// only ranges, `ne`, `null` or date-times). Watchers wait on it
-    /// (``ChangeFeed/Key``).
+    /// (a text one before an enum one, which more changes share; else the left
+    /// one); `nil` when there is none (an `or` at the top, or only ranges,
+    /// `ne`, `null` or date-times). Watchers wait on it (``ChangeFeed/Key``).
     public var requiredEquality: ChangeFeed.Key? {
         switch self {
-        case .comparison(let c): ChangeFeed.Key(c)
-        case .and(let l, let r): l.requiredEquality ?? r.requiredEquality
-        case .or: nil
+        case .comparison(let c): return ChangeFeed.Key(c)
+        case .and(let l, let r):
+            let (left, right) = (l.requiredEquality, r.requiredEquality)
+            if let left, let right, left.property.kind != .text, right.property.kind == .text { return right }
+            return left ?? right
+        case .or: return nil
         }
     }
 }

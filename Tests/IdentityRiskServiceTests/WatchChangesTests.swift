@@ -187,6 +187,8 @@ struct ChangeFeedKeyTests {
         #expect(try key("userId eq 'u1'") == ChangeFeed.Key(FilterComparison(property: .userId, op: .eq, value: .string("u1"))))
         #expect(try key("riskLevel gt 'low' and riskLevel eq 'high'")?.value == .riskLevel(.high))
         #expect(try key("riskEventStatus eq 'active'")?.property == .riskEventStatus)
+        #expect(try key("riskLevel eq 'high' and userId eq 'u1'")?.property == .userId, "a text value before an enum one")
+        #expect(try key("userPrincipalName eq 'a@x' and userId eq 'u1'")?.property == .userPrincipalName, "else the left one")
         #expect(try key("userId eq 'a' or userId eq 'b'") == nil)
         #expect(try key("userId ne 'a'") == nil)
         #expect(try key("userDisplayName eq null") == nil)
