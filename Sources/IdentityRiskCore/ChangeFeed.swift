@@ -95,6 +95,16 @@ public final class ChangeFeed: Sendable {
             }
             changes.append(change)
         }
+
+        /// Removes and returns its changes after `cursor` (dropping those up to
+        /// it, read elsewhere), at most `limit`; `drained`: none is left.
+        mutating func take(after cursor: ChangeCursor, limit: Int) -> (matches: [Change], drained: Bool) {
+            let skip = changes.firstIndex { $0.cursor > cursor } ?? changes.count
+            let end = min(changes.count, skip + max(0, limit))
+            let matches = Array(changes[skip..<end])
+            changes.removeFirst(end)
+            return (matches, changes.isEmpty)
+        }
     }
 
     private struct Waiter {
@@ -329,15 +339,9 @@ public final class ChangeFeed: Sendable {
     public func take(_ subscription: Subscription, after cursor: ChangeCursor, limit: Int) -> (matches: [Change], reached: ChangeCursor)? {
         precondition(cursor >= subscription.from, "a mailbox holds only the changes after its start")
         return state.withLock { state -> (matches: [Change], reached: ChangeCursor)? in
-            guard var mailbox = state.mailboxes[subscription.id], !mailbox.incomplete else { return nil }
-            // Swap it out while it changes, so its array is not copied.
-            state.mailboxes[subscription.id]!.changes = []
-            let skip = mailbox.changes.firstIndex { $0.cursor > cursor } ?? mailbox.changes.count
-            let end = min(mailbox.changes.count, skip + max(0, limit))
-            let matches = Array(mailbox.changes[skip..<end])
-            mailbox.changes.removeFirst(end)
-            let reached = mailbox.changes.isEmpty ? max(cursor, state.latest) : matches.last?.cursor ?? cursor
-            state.mailboxes[subscription.id]!.changes = mailbox.changes
+            guard state.mailboxes[subscription.id]?.incomplete == false else { return nil }
+            let (matches, drained) = state.mailboxes[subscription.id]!.take(after: cursor, limit: limit)
+            let reached = drained ? max(cursor, state.latest) : matches.last?.cursor ?? cursor
             return (matches, reached)
         }
     }
