@@ -109,7 +109,7 @@ public final class SQLiteEventStore: EventStore {
         let latest: ChangeCursor
         let records: Int64
         do throws(IdentityRiskError) {
-            opened = try Self.openPool(path: path, configuration: configuration)
+            opened = try Self.openPool(path: path, configuration: configuration, logger: logger)
             do throws(IdentityRiskError) {
                 latest = try Self.readBounds(pool: opened, path: path).latest
                 records = try Self.countRecords(pool: opened, path: path)
@@ -178,7 +178,7 @@ public final class SQLiteEventStore: EventStore {
         return stat(path, &status) == 0 && status.st_size > 0
     }
 
-    private static func openPool(path: String, configuration: Configuration) throws(IdentityRiskError) -> DatabasePool {
+    private static func openPool(path: String, configuration: Configuration, logger: Logger) throws(IdentityRiskError) -> DatabasePool {
         func unavailable(_ why: String) -> IdentityRiskError {
             IdentityRiskError(code: .unavailable, message: "cannot open the SQLite event store at '\(path)': \(why)")
         }
@@ -235,6 +235,12 @@ public final class SQLiteEventStore: EventStore {
                     }
                     // Fails with SQLITE_READONLY when the file or directory is not writable.
                     try db.execute(sql: "BEGIN IMMEDIATE; ROLLBACK")
+                    if !applied.isEmpty, !applied.contains("v4") {
+                        let records = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(SQLiteSchema.table)") ?? 0
+                        logger.notice("migrating the SQLite event store to schema v4: rebuilding its 7 secondary indexes, once (a minute or more for millions of records)", metadata: [
+                            "path": "\(path)", "records": "\(records)",
+                        ])
+                    }
                 }
                 try migrator.migrate(pool)
             } catch {

@@ -45,7 +45,7 @@ struct SQLiteChangeLogTests {
                  try Row.fetchAll(db, sql: "PRAGMA table_info(changes)").map { $0["name"] as String })
             }
             try queue.close()
-            #expect(applied == ["v1", "v2", "v3"])
+            #expect(applied == ["v1", "v2", "v3", "v4"])
             #expect(columns == ["cursor", "kind", "committed_at"] + SQLiteSchema.columns, "the record's columns as in the events table")
         }
     }

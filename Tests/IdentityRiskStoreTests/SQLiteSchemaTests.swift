@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import IdentityRiskCore
+import Logging
 @testable import IdentityRiskStore
 import Testing
 
@@ -57,8 +58,87 @@ struct SQLiteSchemaTests {
 
             let queue = try DatabaseQueue(path: path)
             let applied = try await queue.read { db in try SQLiteSchema.migrator.appliedIdentifiers(db) }
-            #expect(applied == ["v1", "v2", "v3"])
+            #expect(applied == ["v1", "v2", "v3", "v4"])
             try queue.close()
+        }
+    }
+
+    @Test("a v3 database migrates to v4: its indexes lose the id, the rebuild is logged, and ties still list by id on every page")
+    func migratesV3() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/events.sqlite"
+            // Equal timestamps, inserted in descending id order: the rows' seq
+            // order is the reverse of the order a list must give them.
+            func tied(_ id: String) throws -> IdentityRiskEvent {
+                try Fixture.event(id, created: "2024-01-01T00:00:00Z")
+            }
+            let old = try ["v3-z", "v3-m", "v3-a"].map(tied)
+            do {
+                // As version 3 of this program left it: migrations v1 to v3.
+                let queue = try DatabaseQueue(path: path)
+                var v3 = DatabaseMigrator()
+                v3.registerMigration("v1") { db in try db.execute(sql: SQLiteSchema.v1) }
+                v3.registerMigration("v2") { db in try db.execute(sql: SQLiteSchema.v2) }
+                v3.registerMigration("v3") { db in try db.execute(sql: SQLiteSchema.v3) }
+                try v3.migrate(queue)
+                try await queue.write { db in
+                    for e in old { _ = try SQLiteBinding.insert(e, with: db.makeStatement(sql: SQLiteSchema.insertSQL), in: db) }
+                }
+                try queue.close()
+            }
+            let capture = NoticeCapture()
+            let store = try SQLiteEventStore(path: path, logger: Logger(label: "schema-test") { _ in capture })
+            #expect(capture.messages.contains { $0.contains("schema v4") && $0.contains("records=3") },
+                    "the rebuild is announced with the record count: \(capture.messages)")
+            for e in try ["v4-y", "v4-b"].map(tied) { _ = try await store.create(e) }
+            let ids = ["v3-a", "v3-m", "v3-z", "v4-b", "v4-y"]
+            for order in ListOrder.allCases {
+                var collected: [String] = []
+                var cursor: ListCursor?
+                repeat {
+                    let page = try await store.list(ListQuery(order: order, top: 2, after: cursor))
+                    collected += page.events.map(\.id)
+                    cursor = page.next
+                } while cursor != nil && collected.count <= ids.count
+                #expect(collected == ids, "\(order.rawValue): ties by id ascending, in pages of 2")
+                let filtered = try await store.list(ListQuery(
+                    filter: .comparison(FilterComparison(property: .userId, op: .eq, value: .string("user-1"))), order: order, top: 3))
+                #expect(filtered.events.map(\.id) == Array(ids.prefix(3)), "\(order.rawValue), userId eq")
+            }
+            await store.close()
+
+            let queue = try DatabaseQueue(path: path)
+            let (applied, indexColumns) = try await queue.read { db in
+                let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name", arguments: [SQLiteSchema.table])
+                return (try SQLiteSchema.migrator.appliedIdentifiers(db),
+                        try names.map { name in (name, try String.fetchAll(db, sql: "SELECT name FROM pragma_index_info(?)", arguments: [name])) })
+            }
+            try queue.close()
+            #expect(applied == ["v1", "v2", "v3", "v4"])
+            #expect(indexColumns.count == 7)
+            for (name, columns) in indexColumns {
+                #expect(!columns.contains("id") && columns.last?.hasSuffix("_ticks") == true, "\(name): \(columns)")
+            }
+        }
+    }
+
+    /// Keeps the messages logged at notice and above.
+    final class NoticeCapture: LogHandler, @unchecked Sendable {
+        private let lock = NSLock()
+        private var kept: [String] = []
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .notice
+
+        var messages: [String] { lock.withLock { kept } }
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            lock.withLock { kept.append((["\(event.message)"] + fields).joined(separator: " ")) }
         }
     }
 
