@@ -86,6 +86,8 @@ final class GroupCommitWriter: Sendable {
     private let logger: Logger
     /// Flushes each committed batch to disk, then answers it (``WALSyncer``).
     private let syncer: WALSyncer
+    /// Copies the log into the database off this thread, when configured.
+    private let checkpointer: WALCheckpointer?
 
     /// Milliseconds a refused caller should wait before retrying.
     static let queueFullRetryAfterMilliseconds: UInt32 = 50
@@ -93,9 +95,11 @@ final class GroupCommitWriter: Sendable {
     init(
         pool: DatabasePool, path: String, maxQueuedWrites: Int, maxBatchSize: Int,
         changeFeed: ChangeFeed, retention: ChangeRetention, pruneInterval: Duration,
-        records: Int64, flush: @escaping WALSyncer.Flush, afterClose: @escaping @Sendable () -> Void, logger: Logger
+        records: Int64, flush: @escaping WALSyncer.Flush, checkpointer: WALCheckpointer?,
+        afterClose: @escaping @Sendable () -> Void, logger: Logger
     ) {
         self.syncer = WALSyncer(path: path, flush: flush, logger: logger)
+        self.checkpointer = checkpointer
         self.state = Mutex(State(records: records))
         self.pool = pool
         self.path = path
@@ -111,6 +115,7 @@ final class GroupCommitWriter: Sendable {
     /// Starts the writer thread. Call once.
     func start() {
         syncer.start()
+        checkpointer?.start()
         let thread = Thread { [self] in
             Self.nameThisThread("irisk-sqlwriter")
             run()
@@ -130,7 +135,16 @@ final class GroupCommitWriter: Sendable {
         #endif
     }
 
-    var statistics: Statistics { state.withLock { $0.statistics } }
+    var statistics: Statistics {
+        var statistics = state.withLock { $0.statistics }
+        if let checkpoints = checkpointer?.statistics {
+            statistics.checkpoints = checkpoints.passes
+            statistics.completeCheckpoints = checkpoints.complete
+            statistics.busyCheckpoints = checkpoints.busy
+            statistics.failedCheckpoints = checkpoints.failed
+        }
+        return statistics
+    }
 
     var isAccepting: Bool { state.withLock { $0.accepting } }
 
@@ -317,6 +331,7 @@ final class GroupCommitWriter: Sendable {
         }
         // Every committed batch flushed and answered before the pool closes.
         syncer.finish()
+        checkpointer?.finish()
         do {
             try pool.close()
         } catch {
@@ -469,5 +484,6 @@ final class GroupCommitWriter: Sendable {
                 }
             },
             answers: applied.answers))
+        checkpointer?.committed()
     }
 }

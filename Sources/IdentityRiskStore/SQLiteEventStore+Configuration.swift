@@ -16,11 +16,19 @@ extension SQLiteEventStore {
         public var changeRetention: ChangeRetention
         /// How often the writer prunes the change log (when retention has a bound).
         public var changePruneInterval: Duration
+        /// How often the log is copied into the database on a thread of its
+        /// own while writes come in (at most once per interval, after a
+        /// commit); `nil` leaves checkpoints to SQLite inside the writer's
+        /// commits (every ``SQLiteEventStore/walAutocheckpointPages`` pages),
+        /// where each one delays the writes behind it.
+        public var checkpointInterval: Duration?
 
         public init(
             maxQueuedWrites: Int = 8192, maxBatchSize: Int = 1024, busyTimeout: Duration = .seconds(5), maxReaders: Int = 4,
-            changeRetention: ChangeRetention = .default, changePruneInterval: Duration = .seconds(1)
+            changeRetention: ChangeRetention = .default, changePruneInterval: Duration = .seconds(1),
+            checkpointInterval: Duration? = .milliseconds(20)
         ) {
+            self.checkpointInterval = checkpointInterval
             self.maxQueuedWrites = maxQueuedWrites
             self.maxBatchSize = maxBatchSize
             self.busyTimeout = busyTimeout
@@ -39,6 +47,9 @@ extension SQLiteEventStore {
             }
             if changePruneInterval <= .zero {
                 return "changePruneInterval must be positive, got \(changePruneInterval)"
+            }
+            if let checkpointInterval, checkpointInterval <= .zero {
+                return "checkpointInterval must be positive (or nil), got \(checkpointInterval)"
             }
             return nil
         }
@@ -71,6 +82,14 @@ extension SQLiteEventStore {
         public var lastCommitNanoseconds: UInt64 = 0
         /// Sum of the wall times of all committed transactions.
         public var totalCommitNanoseconds: UInt64 = 0
+        /// Checkpoint passes off the writer (``Configuration/checkpointInterval``);
+        /// those that left every frame of the log in the database (the next
+        /// write starts the log over); those that found the checkpoint lock
+        /// taken by the writer's own checkpoint; those that failed (logged).
+        public var checkpoints = 0
+        public var completeCheckpoints = 0
+        public var busyCheckpoints = 0
+        public var failedCheckpoints = 0
 
         public init() {}
 

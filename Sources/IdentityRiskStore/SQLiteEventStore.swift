@@ -122,6 +122,16 @@ public final class SQLiteEventStore: EventStore {
             lock.release()
             throw error
         }
+        let checkpointer: WALCheckpointer?
+        do throws(IdentityRiskError) {
+            checkpointer = try configuration.checkpointInterval.map { interval throws(IdentityRiskError) in
+                try WALCheckpointer(path: path, interval: interval, logger: logger)
+            }
+        } catch {
+            try? opened.close()
+            lock.release()
+            throw error
+        }
         pool = opened
         changeFeed = ChangeFeed()
         changeFeed.reset(latest: latest)
@@ -129,7 +139,7 @@ public final class SQLiteEventStore: EventStore {
             pool: pool, path: path,
             maxQueuedWrites: configuration.maxQueuedWrites, maxBatchSize: configuration.maxBatchSize,
             changeFeed: changeFeed, retention: configuration.changeRetention, pruneInterval: configuration.changePruneInterval,
-            records: records, flush: flush ?? { [wal = WALFile(databasePath: path)] in wal.flush() },
+            records: records, flush: flush ?? { [wal = WALFile(databasePath: path)] in wal.flush() }, checkpointer: checkpointer,
             afterClose: { lock.release() },
             logger: logger)
         writer.start()

@@ -43,6 +43,7 @@ extension Iriskd {
             ("change-retention-age", changeRetentionAge.map { [$0] } ?? []),
             ("change-retention-count", changeRetentionCount.map { [$0] } ?? []),
             ("max-batch-size", maxBatchSize.map { ["\($0)"] } ?? []),
+            ("sqlite-checkpoint-ms", ["\(sqliteCheckpointMs)"]),
             ("shutdown-grace-ms", ["\(shutdownGraceMs)"]),
             ("log-level", [logLevel]),
             ("log-format", [logFormat]),

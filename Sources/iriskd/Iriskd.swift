@@ -186,6 +186,9 @@ struct Iriskd: AsyncParsableCommand {
     @Option(help: "Most creates one group commit puts in a transaction (at least 1; PostgreSQL at most 1000). Default: SQLite 1024, PostgreSQL 512. 1 commits each create alone.")
     var maxBatchSize: Int?
 
+    @Option(help: "SQLite: while writes come in, copy the write-ahead log into the database on a thread of its own, at most once per this many milliseconds (1 ... 60000). 0: leave it to SQLite inside the writer's commits, where each copy delays the writes queued behind it.")
+    var sqliteCheckpointMs: Int = 20
+
     @Option(help: "How long shutdown waits for in-flight calls, in milliseconds.")
     var shutdownGraceMs: Int64 = Defaults.shutdownGraceMilliseconds
 
@@ -265,6 +268,9 @@ struct Iriskd: AsyncParsableCommand {
         }
         guard (0...86_400).contains(summaryInterval) else {
             throw ValidationError("--summary-interval \(summaryInterval) is not 0 (off) ... 86400 seconds")
+        }
+        guard (0 ... 60_000).contains(sqliteCheckpointMs) else {
+            throw ValidationError("--sqlite-checkpoint-ms \(sqliteCheckpointMs) is not 0 (inside the writer's commits) ... 60000 milliseconds")
         }
         if let problem = serverConfiguration.problem {
             throw ValidationError("invalid limits: \(problem)")
@@ -407,7 +413,10 @@ struct Iriskd: AsyncParsableCommand {
         let spec = try storeSpec
         let eventStore: any EventStore
         do {
-            eventStore = try spec.open(logger: Logger(label: "iriskd.store"), changeRetention: try changeRetention, maxBatchSize: maxBatchSize)
+            var sqlite = SQLiteEventStore.Configuration()
+            sqlite.checkpointInterval = sqliteCheckpointMs == 0 ? nil : .milliseconds(sqliteCheckpointMs)
+            eventStore = try spec.open(
+                logger: Logger(label: "iriskd.store"), sqliteConfiguration: sqlite, changeRetention: try changeRetention, maxBatchSize: maxBatchSize)
         } catch {
             FileHandle.standardError.write(Data("iriskd: error: cannot open the store: \(error)\n".utf8))
             throw ExitCode(1)

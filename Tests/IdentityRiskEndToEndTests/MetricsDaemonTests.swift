@@ -231,6 +231,8 @@ struct MetricsDaemonTests {
             (["--metrics-socket", directory + "/m.sock", "--metrics-socket-mode", "999"], "--metrics-socket-mode '999' is not an octal mode"),
             (["--metrics-socket-mode", "0660"], "--metrics-socket-mode needs --metrics-socket"),
             (["--summary-interval=-1"], "--summary-interval -1 is not 0 (off) ... 86400 seconds"),
+            (["--sqlite-checkpoint-ms=-1"], "--sqlite-checkpoint-ms -1 is not 0 (inside the writer's commits) ... 60000 milliseconds"),
+            (["--sqlite-checkpoint-ms", "60001"], "--sqlite-checkpoint-ms 60001 is not 0"),
         ]
         for (flags, message) in cases {
             let (status, stderr) = try await Self.run(["--socket", socket, "--store", "memory"] + flags)
