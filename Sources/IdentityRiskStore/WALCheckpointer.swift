@@ -114,26 +114,25 @@ final class WALCheckpointer: Sendable {
 
     /// The writer committed a batch: a pass is due (within `interval`).
     func committed() {
-        let mustWake = state.withLock { state -> Bool in
-            state.pending = true
-            guard state.sleeping else { return false }
-            state.sleeping = false
-            return true
-        }
-        if mustWake { wakeUp.signal() }
+        update { $0.pending = true }
     }
 
     /// Stops the thread (after the pass it may be running) and closes its
     /// connection; returns once both are done. Call once, before the pool closes.
     func finish() {
+        update { $0.finishing = true }
+        stopped.wait()
+    }
+
+    /// Applies `change` and wakes the thread if it sleeps.
+    private func update(_ change: (inout State) -> Void) {
         let mustWake = state.withLock { state -> Bool in
-            state.finishing = true
+            change(&state)
             guard state.sleeping else { return false }
             state.sleeping = false
             return true
         }
         if mustWake { wakeUp.signal() }
-        stopped.wait()
     }
 
     private func run() {

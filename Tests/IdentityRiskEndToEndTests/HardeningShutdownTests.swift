@@ -137,7 +137,7 @@ struct HardeningShutdownTests {
         #expect(try await restarted.terminate() == 0)
     }
 
-    @Test("a full disk: the create gets UNAVAILABLE and is not stored; once space returns the server recovers without a restart")
+    @Test("a full disk: the first create that needs space gets UNAVAILABLE and is not stored; once space returns the server recovers without a restart")
     func fullDisk() async throws {
         let mount = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: mount) }
@@ -148,6 +148,7 @@ struct HardeningShutdownTests {
         let filler = mount + "/filler"
         let quiet = Logger(label: "store") { _ in SwiftLogNoOpLogHandler() }
         let store = try SQLiteEventStore(path: database, logger: quiet)
+        let expectedOnDisk = Mutex<[String]>([])
         try await withTestServer(store: store) { server in
             try await withIdentityRiskClient(socketPath: server.socketPath, configuration: ClientConfiguration(maxRetries: 0)) { client in
                 _ = try await client.create(seedDraft(id: "before"))
@@ -163,26 +164,39 @@ struct HardeningShutdownTests {
                 close(fd)
                 #expect(written > 0)
 
-                await #expect {
-                    _ = try await client.create(seedDraft(id: "while-full"))
-                } throws: { error in
-                    (error as? IdentityRiskError)?.code == .unavailable
+                // Creates that fit in the log's pages already on disk succeed
+                // (once the log was copied into the database it is reused from
+                // its start); the first that needs a new page must fail.
+                var acknowledged: [String] = []
+                var refusedID: String?
+                for n in 0 ..< 2000 {
+                    let id = "while-full-\(n)"
+                    do {
+                        _ = try await client.create(seedDraft(id: id))
+                        acknowledged.append(id)
+                    } catch {
+                        #expect((error as? IdentityRiskError)?.code == .unavailable, "\(id): \(error)")
+                        refusedID = id
+                        break
+                    }
                 }
+                let refused = try #require(refusedID, "a create needed space the full disk did not have")
                 await #expect(throws: IdentityRiskError.self, "not stored, not acknowledged") {
-                    _ = try await client.get(id: "while-full")
+                    _ = try await client.get(id: refused)
                 }
                 #expect(try await client.get(id: "before").id == "before", "reads still work")
 
                 unlink(filler)
-                let recovered = try await client.create(seedDraft(id: "while-full"))
+                let recovered = try await client.create(seedDraft(id: refused))
                 #expect(!recovered.alreadyExisted)
-                #expect(try await client.get(id: "while-full") == recovered.event)
+                #expect(try await client.get(id: refused) == recovered.event)
+                expectedOnDisk.withLock { $0 = ["before"] + acknowledged + [refused] }
             }
         }
         await store.close()
         let reopened = try SQLiteEventStore(path: database, logger: quiet)
-        let page = try await reopened.list(ListQuery(filter: nil, order: .createdAscending, top: 10, after: nil))
-        #expect(page.events.map(\.id) == ["before", "while-full"], "exactly the acknowledged creates are on disk")
+        let page = try await reopened.list(ListQuery(filter: nil, order: .createdAscending, top: 1000, after: nil))
+        #expect(page.events.map(\.id) == expectedOnDisk.withLock { $0 }, "exactly the acknowledged creates are on disk")
         await reopened.close()
     }
 }
