@@ -116,9 +116,14 @@ final class GroupCommitWriter: Sendable {
     func start() {
         syncer.start()
         checkpointer?.start()
-        let thread = Thread { [self] in
-            Self.nameThisThread("irisk-sqlwriter")
-            run()
+        Self.startThread(named: "irisk-sqlwriter") { [self] in run() }
+    }
+
+    /// Starts a long-lived store thread (user-initiated priority) named `name`.
+    static func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            nameThisThread(name)
+            body()
         }
         thread.qualityOfService = .userInitiated
         thread.start()

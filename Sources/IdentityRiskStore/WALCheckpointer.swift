@@ -102,12 +102,7 @@ final class WALCheckpointer: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
-            GroupCommitWriter.nameThisThread("irisk-checkpnt")
-            run()
-        }
-        thread.qualityOfService = .userInitiated
-        thread.start()
+        GroupCommitWriter.startThread(named: "irisk-checkpnt") { [self] in run() }
     }
 
     var statistics: Statistics { state.withLock { $0.statistics } }

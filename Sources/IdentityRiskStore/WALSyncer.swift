@@ -75,12 +75,7 @@ final class WALSyncer: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
-            GroupCommitWriter.nameThisThread("irisk-walsync")
-            run()
-        }
-        thread.qualityOfService = .userInitiated
-        thread.start()
+        GroupCommitWriter.startThread(named: "irisk-walsync") { [self] in run() }
     }
 
     /// The failure that stopped the store taking writes, if one did.
