@@ -150,6 +150,7 @@ public final class SQLiteEventStore: EventStore {
         logger.info("opened SQLite event store", metadata: [
             "path": "\(path)", "schema": "\(SQLiteSchema.currentVersion)", "synchronous": "NORMAL, each batch flushed before it is answered", "journal_mode": "WAL",
             "latest_change": "\(latest)", "records": "\(records)",
+            "checkpoints": "\(configuration.checkpointInterval.map { "off the writer, at most every \($0)" } ?? "inside the writer's commits")",
         ])
     }
 
